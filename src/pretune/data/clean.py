@@ -1,0 +1,176 @@
+"""Drop empty, unlabelled, duplicate and out-of-range examples, and report what was dropped.
+
+Each step is reported even when it removed nothing, so a run's report always shows that the
+check happened. Rows are never modified, only dropped; the first copy of a duplicate is kept.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import datasets
+
+from pretune.errors import DataError
+
+__all__ = ["DEDUPE_MODES", "CleaningReport", "CleaningStep", "clean_dataset", "normalize_text"]
+
+DEDUPE_MODES = ("none", "exact", "normalized")
+_EXAMPLES_PER_STEP = 3
+_SHORTEN_TO = 80
+_WHITESPACE = re.compile(r"\s+")
+# Edge punctuation only: "Great film!!" and "great film" are the same review, "don't" stays.
+_EDGE_CHARS = string.punctuation + "“”‘’«»…–—"
+
+
+@dataclass
+class CleaningStep:
+    """One cleaning step: how many rows it removed and up to 3 shortened examples."""
+
+    name: str
+    removed: int
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CleaningReport:
+    """What cleaning did: rows before and after, and each step in order."""
+
+    rows_in: int
+    rows_out: int
+    steps: list[CleaningStep] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return asdict(self)
+
+    def summary_lines(self) -> list[str]:
+        """Return one human-readable line per step plus a total line."""
+        lines = [f"{step.name}: removed {step.removed}" for step in self.steps]
+        lines.append(f"kept {self.rows_out} of {self.rows_in} rows")
+        return lines
+
+
+def normalize_text(text: str) -> str:
+    """Normalise a text for near-duplicate detection.
+
+    Lowercases, collapses every run of whitespace to one space, and strips punctuation and
+    spaces at both ends. Inner punctuation is kept, so only trivially different copies match.
+
+    Args:
+        text: The text.
+
+    Returns:
+        The normalised text ("" for a text that is only punctuation/whitespace).
+    """
+    return _WHITESPACE.sub(" ", text.lower()).strip(_EDGE_CHARS + " ")
+
+
+def clean_dataset(
+    ds: datasets.Dataset,
+    *,
+    drop_empty: bool = True,
+    dedupe: str = "normalized",
+    min_chars: int = 0,
+    max_chars: int | None = None,
+    has_label: bool = True,
+    source_name: str = "data",
+) -> tuple[datasets.Dataset, CleaningReport]:
+    """Drop bad rows in a fixed order and report each step.
+
+    Steps: missing/empty text, missing label (if ``has_label``), exact duplicates, normalised
+    duplicates (``dedupe="normalized"`` only), too short (``< min_chars``), too long
+    (``> max_chars``). Enabled steps are reported even when they remove nothing; disabled ones
+    (``drop_empty=False``, ``dedupe="none"``) are left out of the report. A dataset without a
+    ``"text"`` column (e.g. ``digits``) only gets the label check.
+
+    Args:
+        ds: Dataset with ``"text"`` and optionally ``"label"``.
+        drop_empty: Drop rows whose text is None or whitespace only.
+        dedupe: ``"none"``, ``"exact"`` or ``"normalized"`` (exact, then normalised).
+        min_chars: Drop texts shorter than this many characters.
+        max_chars: Drop texts longer than this many characters (None: no limit).
+        has_label: Drop rows whose ``"label"`` is None or "".
+        source_name: Name of the source, used in error messages.
+
+    Returns:
+        The cleaned dataset and a `CleaningReport`.
+
+    Raises:
+        DataError: For an unknown ``dedupe`` mode or when no rows are left.
+    """
+    if dedupe not in DEDUPE_MODES:
+        raise DataError(
+            f"data.dedupe={dedupe!r} is not valid; use one of: {', '.join(DEDUPE_MODES)}"
+        )
+    if has_label and "label" not in ds.column_names:
+        raise DataError(
+            f"{source_name} has no 'label' column; set data.label_column or use an unlabelled task"
+        )
+    has_text = "text" in ds.column_names
+    # `[:]` materialises a list: `ds[col]` is a lazy Column whose item access reads Arrow each time.
+    texts: list[Any] = ds["text"][:] if has_text else [None] * len(ds)
+    labels: list[Any] = ds["label"][:] if has_label else [None] * len(ds)
+
+    checks: list[tuple[str, Callable[[int], bool]]] = []
+    if has_text and drop_empty:
+        checks.append(("missing or empty text", lambda i: _is_blank(texts[i])))
+    if has_label:
+        checks.append(
+            ("missing label", lambda i: labels[i] is None or str(labels[i]).strip() == "")
+        )
+    if has_text and dedupe != "none":
+        checks.append(("exact duplicates", _first_seen(texts, lambda t: t)))
+    if has_text and dedupe == "normalized":
+        checks.append(("normalized duplicates", _first_seen(texts, normalize_text)))
+    if has_text:
+        longest = max_chars if max_chars is not None else float("inf")
+        checks.append(("too short", lambda i: len(texts[i] or "") < min_chars))
+        checks.append(("too long", lambda i: len(texts[i] or "") > longest))
+
+    keep = list(range(len(ds)))
+    steps = []
+    for name, drop in checks:
+        removed = [i for i in keep if drop(i)]
+        removed_set = set(removed)
+        keep = [i for i in keep if i not in removed_set]
+        shown = [_shorten(texts[i]) for i in removed[:_EXAMPLES_PER_STEP]] if has_text else []
+        steps.append(CleaningStep(name, len(removed), shown))
+
+    report = CleaningReport(rows_in=len(ds), rows_out=len(keep), steps=steps)
+    if not keep:
+        detail = "; ".join(f"{s.name}: {s.removed}" for s in steps if s.removed) or "it was empty"
+        raise DataError(f"no examples left in {source_name} after cleaning: {detail}")
+    return (ds if len(keep) == len(ds) else ds.select(keep)), report
+
+
+def _is_blank(text: Any) -> bool:
+    return text is None or not str(text).strip()
+
+
+def _first_seen(texts: Sequence[Any], key: Callable[[str], str]) -> Callable[[int], bool]:
+    """Return a predicate that is True for a row whose key was already seen among kept rows.
+
+    It is stateful and must be called on kept rows in index order, which `clean_dataset` does;
+    rows dropped by earlier steps never enter ``seen``, so a blank row cannot shadow a real one.
+    """
+    seen: set[str] = set()
+
+    def is_duplicate(i: int) -> bool:
+        k = key(texts[i] or "")
+        if k in seen:
+            return True
+        seen.add(k)
+        return False
+
+    return is_duplicate
+
+
+def _shorten(text: Any, width: int = _SHORTEN_TO) -> str:
+    if text is None:
+        return "<missing>"
+    flat = _WHITESPACE.sub(" ", str(text)).strip()
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

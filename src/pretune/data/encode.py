@@ -1,0 +1,89 @@
+"""Tokenise a split once and serve it to the loop as index batches (see `batching.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from pretune.data.batching import epoch_batches, pad_batch
+from pretune.errors import DataError
+
+__all__ = ["EncodedSplit", "TrainBatches", "encode_labels", "encode_split"]
+
+
+@dataclass
+class EncodedSplit:
+    """Token ids (truncated, with special tokens) and label ids of one split, in memory."""
+
+    input_ids: list[list[int]]
+    labels: list[int] | None
+    pad_token_id: int
+    truncated: int = 0  # rows that reached max_length (their tail was cut)
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(ids) for ids in self.input_ids]
+
+    def load(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        rows = [{"input_ids": self.input_ids[i]} for i in indices]
+        if self.labels is not None:
+            for row, i in zip(rows, indices, strict=True):
+                row["labels"] = self.labels[i]
+        return pad_batch(rows, self.pad_token_id)
+
+
+@dataclass
+class TrainBatches:
+    """The training split as the loop sees it: `epoch_batches(epoch)` and `load(indices)`."""
+
+    split: EncodedSplit
+    batch_size: int
+    seed: int
+    group_by_length: bool = True
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        return epoch_batches(
+            self.split.lengths,
+            self.batch_size,
+            seed=self.seed,
+            epoch=epoch,
+            group_by_length=self.group_by_length,
+        )
+
+    def load(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        return self.split.load(indices)
+
+
+def encode_labels(labels: Sequence[str], label_names: Sequence[str], where: str) -> list[int]:
+    """Label strings -> ids; a label outside `label_names` is a DataError naming it."""
+    index = {name: i for i, name in enumerate(label_names)}
+    unknown = sorted({label for label in labels if label not in index})
+    if unknown:
+        raise DataError(
+            f"{where}: label(s) {', '.join(repr(u) for u in unknown[:5])} are not in the label "
+            f"set ({', '.join(label_names)}); fix the labels or retrain with them"
+        )
+    return [index[label] for label in labels]
+
+
+def encode_split(
+    tokenizer,
+    texts: Sequence[str],
+    *,
+    max_length: int,
+    labels: list[int] | None = None,
+    chunk: int = 2048,
+) -> EncodedSplit:
+    """Tokenise `texts` once (fast tokenizer, in chunks), truncating to `max_length` tokens."""
+    input_ids: list[list[int]] = []
+    for start in range(0, len(texts), chunk):
+        batch = list(texts[start : start + chunk])
+        input_ids.extend(tokenizer(batch, truncation=True, max_length=max_length)["input_ids"])
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    truncated = sum(len(ids) >= max_length for ids in input_ids)
+    return EncodedSplit(input_ids, labels, pad, truncated)

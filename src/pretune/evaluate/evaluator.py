@@ -1,0 +1,56 @@
+"""Run a model over a split batch by batch: metrics are accumulated as it goes, never holding
+all logits (memory stays flat as the evaluation set grows)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+
+from pretune.data.batching import inference_batches
+from pretune.data.encode import EncodedSplit
+
+__all__ = ["evaluate_split", "predict_probabilities"]
+
+
+def _batches(
+    forward: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
+    split: EncodedSplit,
+    batch_size: int,
+    device: torch.device,
+) -> Iterator[tuple[list[int], dict[str, torch.Tensor], torch.Tensor]]:
+    # Longest-first batches waste the least padding; callers restore order via the indices.
+    for indices in inference_batches(split.lengths, batch_size):
+        batch = {k: v.to(device) for k, v in split.load(indices).items()}
+        with torch.inference_mode():
+            logits = forward(batch)["logits"].float()
+        yield indices, batch, logits
+
+
+def evaluate_split(
+    task: Any, split: EncodedSplit, batch_size: int, device: torch.device, label_names: list[str]
+) -> dict[str, Any]:
+    """Metrics of `task` on a labelled split (the task supplies its metric accumulator)."""
+    model = task.model
+    was_training = model.training
+    model.eval()
+    metrics = task.new_metrics()
+    for _, batch, logits in _batches(task, split, batch_size, device):
+        metrics.update(logits.cpu(), batch["labels"].cpu())
+    model.train(was_training)
+    return metrics.compute(label_names)
+
+
+def predict_probabilities(
+    model: torch.nn.Module, split: EncodedSplit, batch_size: int, device: torch.device
+) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """Yield (row indices, class probabilities (B, K)) batch by batch, longest rows first."""
+    model.eval()
+
+    def forward(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        return {"logits": model(**inputs).logits}
+
+    for indices, _, logits in _batches(forward, split, batch_size, device):
+        yield indices, torch.softmax(logits, dim=-1).cpu()

@@ -1,0 +1,372 @@
+"""Recipe: fine-tune a pre-trained encoder for text classification.
+
+    prepare_data  ->  build model, task, optimizer  ->  fit (the one loop)  ->  test  ->  save
+
+Callable from Python (`run_finetune(config)`) and from the CLI (`pretune finetune`, and
+`pretune quickstart`, which is this recipe with its defaults: MiniLM on BBC News).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pretune.config import DataConfig, RunConfig, save_config
+from pretune.data.balance import class_weights, label_counts, resample
+from pretune.data.clean import CleaningReport, clean_dataset
+from pretune.data.encode import EncodedSplit, TrainBatches, encode_labels, encode_split
+from pretune.data.sources import load_source
+from pretune.data.split import check_label_sets, split_dataset
+from pretune.errors import CheckpointError, ConfigError, DataError
+from pretune.evaluate.evaluator import evaluate_split
+from pretune.models.load import load_classifier, load_tokenizer, resolve_model_path
+from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
+from pretune.tasks.classify import ClassifyTask
+from pretune.train.callbacks import (
+    BestModelKeeper,
+    Checkpointer,
+    MetricsLog,
+    Progress,
+    truncate_metrics_log,
+)
+from pretune.train.checkpoint import latest_intact_checkpoint, load_checkpoint, load_model_state
+from pretune.train.loop import LoopPlan, fit, steps_per_epoch, total_steps
+from pretune.train.optim import build_optimizer, build_scheduler
+from pretune.train.state import State
+
+__all__ = ["PreparedData", "prepare_data", "run_finetune"]
+
+METRICS = ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "macro_precision", "macro_recall")
+
+
+@dataclass
+class PreparedData:
+    """Cleaned, split text data with its label set and what cleaning removed."""
+
+    splits: dict[str, Any]  # train / validation / test -> datasets.Dataset (text, label)
+    label_names: list[str]
+    cleaning: dict[str, dict[str, Any]]  # per input file: CleaningReport.to_dict()
+
+
+def _load_clean(cfg: DataConfig, source: str) -> tuple[Any, CleaningReport]:
+    dataset = load_source(
+        source,
+        text_column=cfg.text_column,
+        label_column=cfg.label_column,
+        encoding_errors=cfg.encoding_errors,
+    )
+    if "text" not in dataset.column_names:
+        raise DataError(
+            f"data.source={source} has no text (columns: {', '.join(dataset.column_names)}); "
+            "text classification needs a text column"
+        )
+    c = cfg.clean
+    return clean_dataset(
+        dataset,
+        drop_empty=c.drop_empty,
+        dedupe=c.dedupe,
+        min_chars=c.min_chars,
+        max_chars=c.max_chars,
+        has_label=True,
+        source_name=source,
+    )
+
+
+def _column(dataset: Any, name: str) -> list[Any]:
+    # datasets >= 4 returns a lazy Column; one slice reads it into a list at once.
+    return list(dataset[name][:])
+
+
+def _subsample(dataset: Any, size: int, seed: int) -> Any:
+    # Stratified, so "5% of the labels" keeps every class present.
+    if size >= len(dataset):
+        return dataset
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(
+        list(range(len(dataset))),
+        train_size=size,
+        random_state=seed,
+        stratify=_column(dataset, "label"),
+    )
+    return dataset.select(sorted(keep))
+
+
+def prepare_data(cfg: DataConfig, seed: int) -> PreparedData:
+    """Load, clean and split `cfg.source` (plus optional separate validation/test files)."""
+    dataset, report = _load_clean(cfg, cfg.source)
+    cleaning = {cfg.source: report.to_dict()}
+    splits = dict(
+        split_dataset(
+            dataset,
+            val_fraction=0.0 if cfg.validation_file else cfg.val_fraction,
+            test_fraction=0.0 if cfg.test_file else cfg.test_fraction,
+            seed=seed,
+        )
+    )
+    for key, path in (("validation", cfg.validation_file), ("test", cfg.test_file)):
+        if path:
+            splits[key], extra = _load_clean(cfg, path)
+            cleaning[path] = extra.to_dict()
+    if cfg.max_train_examples:
+        splits["train"] = _subsample(splits["train"], cfg.max_train_examples, seed)
+    check_label_sets(splits, source_name=cfg.source)  # type: ignore[arg-type]
+    if cfg.balance != "none":
+        splits["train"] = resample(splits["train"], cfg.balance, seed)
+    label_names = sorted(set(_column(splits["train"], "label")))
+    if len(label_names) < 2:
+        raise DataError(
+            f"{cfg.source}: the training split has only one label ({label_names[0]!r}); "
+            "classification needs at least two"
+        )
+    return PreparedData(splits, label_names, cleaning)
+
+
+def _encode(tokenizer: Any, data: PreparedData, max_length: int) -> dict[str, EncodedSplit]:
+    encoded = {}
+    for key, dataset in data.splits.items():
+        labels = encode_labels(dataset["label"], data.label_names, f"{key} split")
+        encoded[key] = encode_split(
+            tokenizer, dataset["text"], max_length=max_length, labels=labels
+        )
+    return encoded
+
+
+def _report_data(
+    data: PreparedData, encoded: dict[str, EncodedSplit], max_length: int, log: Any
+) -> None:
+    """Say what cleaning removed, the split sizes, and warn when truncation is heavy."""
+    for source, report in data.cleaning.items():
+        removed = [f"{s['removed']} {s['name']}" for s in report["steps"] if s["removed"]]
+        log(
+            f"data {source}: kept {report['rows_out']} of {report['rows_in']} rows"
+            + (f" (removed {', '.join(removed)})" if removed else "")
+        )
+    sizes = ", ".join(f"{key} {len(split)}" for key, split in encoded.items())
+    log(f"splits: {sizes}; labels: {', '.join(data.label_names)}")
+    train = encoded["train"]
+    share = train.truncated / max(1, len(train))
+    if share > 0.5:
+        log(
+            f"note: {share:.0%} of training texts are cut at model.max_length={max_length} "
+            "tokens; raise it if the end of a text matters for its label"
+        )
+
+
+def _set_determinism(cfg: RunConfig) -> None:
+    from accelerate.utils import set_seed
+
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    if cfg.train.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    set_seed(cfg.seed)
+
+
+def _build_state(
+    cfg: RunConfig, model: torch.nn.Module, num_train_batches: int
+) -> tuple[State, LoopPlan]:
+    t = cfg.train
+    per_epoch = steps_per_epoch(num_train_batches, t.grad_accum)
+    total = total_steps(t.epochs, per_epoch, t.max_steps)
+    warmup = t.warmup_for(total)
+    optimizer = build_optimizer(model, t.optimizer, t.lr, t.weight_decay)
+    scheduler = build_scheduler(optimizer, t.schedule, warmup, total)
+    state = State(model, optimizer, scheduler, total_steps=total, steps_per_epoch=per_epoch)
+    plan = LoopPlan(total, t.grad_accum, t.max_grad_norm, t.eval_every, t.checkpoint_every)
+    return state, plan
+
+
+def _resume(state: State, run_dir: Path, warn: Any) -> dict[str, Any]:
+    """Load the newest intact checkpoint into `state`; returns its trainer_state."""
+    path = latest_intact_checkpoint(run_dir, warn=warn)
+    if path is None:
+        raise CheckpointError(
+            f"--resume {run_dir}: no checkpoint was written before the run stopped; start it "
+            f"again with `pretune finetune {run_dir / 'config.yaml'}`"
+        )
+    from pretune.train.checkpoint import restore_rng_state
+
+    model_state, training_state, trainer_state = load_checkpoint(path)
+    state.model.load_state_dict(model_state)
+    state.optimizer.load_state_dict(training_state["optimizer"])
+    state.scheduler.load_state_dict(training_state["scheduler"])
+    restore_rng_state(training_state["rng"])
+    state.restore_cursor({k: trainer_state[k] for k in state.cursor()})
+    warn(f"resuming {run_dir} from {path.name} (step {state.step}/{state.total_steps})")
+    return trainer_state
+
+
+def _save_final_model(model: Any, tokenizer: Any, run_dir: Path) -> None:
+    # Written beside, then renamed: a crash never leaves half a model/ folder.
+    tmp = run_dir / ".model.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(str(tmp), safe_serialization=True)
+    tokenizer.save_pretrained(str(tmp))
+    shutil.rmtree(run_dir / "model", ignore_errors=True)
+    os.replace(tmp, run_dir / "model")
+
+
+def run_finetune(
+    cfg: RunConfig,
+    *,
+    resume: Path | None = None,
+    recipe: str = "finetune",
+    log: Any = print,
+    live_progress: bool | None = None,
+) -> dict[str, Any]:
+    """Fine-tune, evaluate on test, save `model/` and `summary.json`; returns the summary.
+
+    Args:
+        cfg: the run config (ignored when resuming: the run's saved config is used).
+        resume: an unfinished run folder to continue from its newest intact checkpoint.
+        recipe: the name used for new run folders.
+        log: where progress messages go (a print-like function).
+        live_progress: force the live progress bar on/off (default: only on a terminal).
+    """
+    started = time.perf_counter()
+    if resume is not None:
+        cfg = open_run_for_resume(resume)
+    if cfg.eval.metric not in METRICS:
+        raise ConfigError(f"eval.metric='{cfg.eval.metric}' unknown; choose from {METRICS}")
+    _set_determinism(cfg)
+    model_path = resolve_model_path(cfg.model.init_from)  # fail fast, before data work
+    data = prepare_data(cfg.data, cfg.seed)
+    tokenizer = load_tokenizer(model_path)
+    encoded = _encode(tokenizer, data, cfg.model.max_length)
+    _report_data(data, encoded, cfg.model.max_length, log)
+    model = load_classifier(
+        model_path,
+        data.label_names,
+        max_length=cfg.model.max_length,
+        classifier_dropout=cfg.model.classifier_dropout,
+    )
+    if cfg.model.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+
+    run_dir = resume if resume is not None else create_run_dir(cfg, recipe)
+    save_config(cfg, run_dir / "config.yaml")
+    weights = None
+    if cfg.train.class_weights == "balanced":
+        ids = encoded["train"].labels or []
+        weights = torch.tensor(class_weights(ids, len(data.label_names)), dtype=torch.float)
+    task = ClassifyTask(model, data.label_names, weights)
+    train_data = TrainBatches(
+        encoded["train"], cfg.train.batch_size, cfg.seed, cfg.train.group_by_length
+    )
+    state, plan = _build_state(cfg, model, len(train_data.epoch_batches(0)))
+    previous_seconds = 0.0
+    if resume is not None:
+        previous_seconds = _resume(state, run_dir, log).get("train_seconds", 0.0)
+        truncate_metrics_log(run_dir / "metrics.jsonl", state.step)
+    return _train_and_finish(
+        cfg, run_dir, task, tokenizer, data, encoded, train_data, state, plan,
+        started=started, previous_seconds=previous_seconds, log=log, live=live_progress,
+    )  # fmt: skip
+
+
+def _train_and_finish(
+    cfg: RunConfig,
+    run_dir: Path,
+    task: ClassifyTask,
+    tokenizer: Any,
+    data: PreparedData,
+    encoded: dict[str, EncodedSplit],
+    train_data: TrainBatches,
+    state: State,
+    plan: LoopPlan,
+    *,
+    started: float,
+    previous_seconds: float,
+    log: Any,
+    live: bool | None,
+) -> dict[str, Any]:
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(mixed_precision=cfg.train.mixed_precision)
+    state.model, state.optimizer = accelerator.prepare(state.model, state.optimizer)
+    device = accelerator.device
+    train_started = time.perf_counter()
+
+    def elapsed() -> dict[str, float]:
+        return {"train_seconds": previous_seconds + time.perf_counter() - train_started}
+
+    best_path = run_dir / "checkpoints" / "best" / "model.safetensors"
+    has_validation = len(encoded["validation"]) > 0
+    # The best-model keeper goes first so that the others see this evaluation's verdict.
+    handlers: list[Any] = []
+    if has_validation:
+        patience = cfg.train.early_stopping_patience
+        handlers.append(BestModelKeeper(best_path, cfg.eval.metric, patience))
+    handlers += [
+        Progress(cfg.train.log_every, live=live),
+        MetricsLog(run_dir / "metrics.jsonl", cfg.train.log_every),
+        Checkpointer(run_dir, cfg.train.keep_checkpoints, extra_state=elapsed),
+    ]
+
+    def validate() -> dict[str, Any]:
+        labels = data.label_names
+        return evaluate_split(task, encoded["validation"], cfg.eval.batch_size, device, labels)
+
+    fit(state, task, train_data, plan, accelerator, handlers, validate if has_validation else None)
+    train_seconds = elapsed()["train_seconds"]
+
+    model = accelerator.unwrap_model(state.model)
+    if best_path.is_file():
+        model.load_state_dict(load_model_state(best_path))
+    test_metrics: dict[str, Any] = {}
+    if len(encoded["test"]) > 0:
+        test_metrics = evaluate_split(
+            task, encoded["test"], cfg.eval.batch_size, device, data.label_names
+        )
+    _save_final_model(model, tokenizer, run_dir)
+    summary = _summary(cfg, data, encoded, state, test_metrics, train_seconds, started)
+    write_json_atomic(run_dir / "summary.json", summary)
+    summary["run_dir"] = str(run_dir)
+    return summary
+
+
+def _summary(
+    cfg: RunConfig,
+    data: PreparedData,
+    encoded: dict[str, EncodedSplit],
+    state: State,
+    test_metrics: dict[str, Any],
+    train_seconds: float,
+    started: float,
+) -> dict[str, Any]:
+    train = encoded["train"]
+    return {
+        "task": "classify",
+        "labels": data.label_names,
+        "test": test_metrics,
+        "best_validation": {
+            "metric": cfg.eval.metric,
+            "value": state.best_metric,
+            "step": state.best_step,
+        },
+        "steps": state.step,
+        "epochs": round(state.epoch + state.batch_in_epoch / max(1, len(train)), 3),
+        "data": {
+            "sizes": {key: len(split) for key, split in encoded.items()},
+            "train_label_counts": label_counts(_column(data.splits["train"], "label")),
+            "truncated_fraction": {
+                key: round(split.truncated / max(1, len(split)), 4)
+                for key, split in encoded.items()
+            },
+            "cleaning": data.cleaning,
+        },
+        "timing": {
+            "train_seconds": round(train_seconds, 2),
+            "total_seconds": round(time.perf_counter() - started, 2),
+            "train_examples_per_s": round(state.examples_seen / max(train_seconds, 1e-9), 2),
+        },
+        "environment": environment(),
+    }

@@ -1,0 +1,104 @@
+"""Recipe: label new texts with a trained run; writes CSV or JSONL with class probabilities."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import torch
+
+from pretune.data.encode import encode_split
+from pretune.data.sources import load_source
+from pretune.errors import CheckpointError, DataError
+from pretune.evaluate.evaluator import predict_probabilities
+from pretune.models.load import load_tokenizer
+
+__all__ = ["predict_texts", "predict_to", "read_texts"]
+
+
+def _model_dir(run: Path) -> Path:
+    for candidate in (run / "model", run):
+        if (candidate / "config.json").is_file():
+            return candidate
+    raise CheckpointError(
+        f"{run} has no trained model (no model/config.json); give a finished run folder"
+    )
+
+
+def _max_length(run: Path, tokenizer) -> int:
+    config = run / "config.yaml"
+    if config.is_file():
+        from pretune.config import load_config
+
+        return load_config(config).model.max_length
+    return min(int(getattr(tokenizer, "model_max_length", 512)), 512)
+
+
+def read_texts(source: str, text_column: str = "text") -> list[str]:
+    """Texts from stdin (`-`, one per line) or any file `load_source` reads (labels ignored)."""
+    if source == "-":
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    else:
+        texts = load_source(source, text_column=text_column, label_column=None)["text"]
+        texts = ["" if t is None else str(t) for t in texts]
+    if not texts:
+        raise DataError(f"{'standard input' if source == '-' else source}: no texts to predict")
+    return texts
+
+
+def predict_texts(
+    run: Path, texts: list[str], batch_size: int = 64
+) -> tuple[list[str], np.ndarray]:
+    """(label names, probabilities (N, K)) of a run's model on `texts`, in input order."""
+    from transformers import AutoModelForSequenceClassification
+
+    model_dir = _model_dir(run)
+    tokenizer = load_tokenizer(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    split = encode_split(tokenizer, texts, max_length=_max_length(run, tokenizer))
+    probabilities = np.zeros((len(texts), len(names)), dtype=np.float32)
+    for indices, probs in predict_probabilities(model, split, batch_size, torch.device("cpu")):
+        probabilities[indices] = probs.numpy()
+    return names, probabilities
+
+
+def _write(handle: IO[str], fmt: str, texts: list[str], names: list[str], probs: np.ndarray):
+    best = probs.argmax(axis=1)
+    if fmt == "csv":
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label", "probability", *[f"p_{n}" for n in names]])
+        for text, k, row in zip(texts, best, probs, strict=True):
+            writer.writerow([text, names[k], f"{row[k]:.6f}", *[f"{p:.6f}" for p in row]])
+        return
+    for text, k, row in zip(texts, best, probs, strict=True):
+        record = {
+            "text": text,
+            "label": names[k],
+            "probability": round(float(row[k]), 6),
+            "probabilities": {n: round(float(p), 6) for n, p in zip(names, row, strict=True)},
+        }
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def predict_to(
+    run: Path, source: str, output: Path | None, text_column: str = "text", batch_size: int = 64
+) -> None:
+    """Predict `source` with `run` and write to `output` (.csv or .jsonl) or stdout (JSONL)."""
+    if output is not None and output.suffix not in (".csv", ".jsonl"):
+        raise DataError(f"--output {output}: use a .csv or .jsonl file name")
+    _model_dir(run)  # fail before reading a large input
+    texts = read_texts(source, text_column)
+    names, probs = predict_texts(run, texts, batch_size)
+    if output is None:
+        _write(sys.stdout, "jsonl", texts, names, probs)
+        return
+    tmp = output.with_name(f".{output.name}.tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as handle:
+        _write(handle, output.suffix.lstrip("."), texts, names, probs)
+    tmp.replace(output)
+    print(f"wrote {len(texts)} predictions to {output}", file=sys.stderr)

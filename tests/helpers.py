@@ -1,0 +1,73 @@
+"""Test helpers shared by several test modules (importable: tests/ is on pytest's pythonpath)."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+TOPICS = {
+    "sport": "match goal team coach league player score season win cup striker",
+    "tech": "software chip phone internet computer data network app device code",
+    "money": "bank market shares profit economy price investors growth rates trade",
+}
+FILLER = [
+    "the",
+    "a",
+    "of",
+    "and",
+    "to",
+    "in",
+    "on",
+    "for",
+    "with",
+    "at",
+    "by",
+    "from",
+    "this",
+    "that",
+    "it",
+    "was",
+    "is",
+    "said",
+]
+
+
+def make_rows(n_per_class: int, seed: int = 0) -> list[tuple[str, str]]:
+    """Texts mixing topic words with filler; the topic words decide the label."""
+    rng = random.Random(seed)
+    rows = []
+    for label, words in TOPICS.items():
+        vocab = words.split()
+        for _ in range(n_per_class):
+            length = rng.randint(6, 30)
+            text = " ".join(
+                rng.choice(vocab) if rng.random() < 0.4 else rng.choice(FILLER)
+                for _ in range(length)
+            )
+            rows.append((f"{text} {rng.randint(0, 10**6)}", label))
+    rng.shuffle(rows)
+    return rows
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]], header=("text", "label")) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def tiny_overrides(data: Path, model: Path, out: Path, *extra: str) -> list[str]:
+    """Overrides that make `pretune finetune` train the tiny model on tiny data in seconds."""
+    return [
+        f"data.source={data}",
+        f"model.init_from={model}",
+        f"output_dir={out}",
+        "model.max_length=64",
+        "train.batch_size=8",
+        "train.lr=3e-3",
+        "train.warmup_ratio=0",
+        "train.log_every=5",
+        *extra,
+    ]
