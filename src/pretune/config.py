@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pretune.errors import ConfigError
 
@@ -205,6 +212,18 @@ class RunConfig(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    techniques: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Techniques by name with their parameters, e.g. {ema: {decay: 0.999}} "
+        "(`pretune techniques` lists them).",
+    )
+
+    @field_validator("techniques", mode="after")
+    @classmethod
+    def _check_techniques(cls, techniques: dict[str, Any]) -> dict[str, Any]:
+        from pretune.techniques.registry import check_technique_params
+
+        return {name: check_technique_params(name, params) for name, params in techniques.items()}
 
     @model_validator(mode="after")
     def _check_eval_metric(self) -> RunConfig:
@@ -226,6 +245,12 @@ def _closest(word: str, options: list[str]) -> str:
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
+def _is_mapping_field(annotation: Any) -> bool:
+    # A free-form mapping (e.g. `techniques: {name: {param: value}}`) takes any sub-keys; its
+    # contents are validated by the section's own validator.
+    return getattr(annotation, "__origin__", annotation) is dict
+
+
 def _section_fields(model_cls: type[BaseModel], path: list[str]) -> type[BaseModel]:
     """Walk `path` through nested sections, raising ConfigError on an unknown key."""
     current = model_cls
@@ -242,6 +267,8 @@ def _section_fields(model_cls: type[BaseModel], path: list[str]) -> type[BaseMod
         annotation = fields[key].annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             current = annotation
+        elif _is_mapping_field(annotation):
+            return current
         elif depth < len(path) - 1:
             raise ConfigError(f"config key '{'.'.join(path[: depth + 1])}' has no sub-keys")
     return current
@@ -281,12 +308,14 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return key.strip().split("."), value
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """A copy of `data` with each `a.b=value` override set (keys checked against RunConfig)."""
+def apply_overrides(
+    data: dict[str, Any], overrides: list[str], schema: type[BaseModel] | None = None
+) -> dict[str, Any]:
+    """A copy of `data` with each `a.b=value` override set (keys checked against `schema`)."""
     merged = _deep_copy(data)
     for item in overrides:
         path, value = parse_override(item)
-        _section_fields(RunConfig, path)
+        _section_fields(schema or RunConfig, path)
         node = merged
         for key in path[:-1]:
             node = node.setdefault(key, {})
@@ -300,13 +329,13 @@ def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in data.items()}
 
 
-def _format_validation_error(error: ValidationError, origin: str) -> str:
+def _format_validation_error(error: ValidationError, origin: str, schema: type[BaseModel]) -> str:
     lines = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            lines.append(f"unknown config key '{key}'{_suggest_for_extra(item['loc'])}")
+            lines.append(f"unknown config key '{key}'{_suggest_for_extra(item['loc'], schema)}")
         elif key:
             got = item.get("input")
             shown = "" if isinstance(got, dict) else f" (got {got!r})"
@@ -316,9 +345,9 @@ def _format_validation_error(error: ValidationError, origin: str) -> str:
     return f"invalid config{origin}: " + "; ".join(lines)
 
 
-def _suggest_for_extra(loc: tuple) -> str:
+def _suggest_for_extra(loc: tuple, schema: type[BaseModel]) -> str:
     path = [str(p) for p in loc]
-    section = _field_model(RunConfig, path[:-1]) if len(path) > 1 else RunConfig
+    section = _field_model(schema, path[:-1]) if len(path) > 1 else schema
     if section is None:
         return ""
     valid = [".".join([*path[:-1], name]) for name in section.model_fields]
@@ -329,6 +358,7 @@ def load_config(
     path: str | Path | None,
     overrides: list[str] | None = None,
     defaults: dict[str, Any] | None = None,
+    schema: type[RunConfig] | None = None,
 ) -> RunConfig:
     """Build a RunConfig from recipe defaults, then a YAML file, then `key=value` overrides.
 
@@ -336,6 +366,7 @@ def load_config(
         path: YAML file or None.
         overrides: items like `train.lr=3e-5`, applied last.
         defaults: the recipe's own defaults (e.g. quickstart's), applied first.
+        schema: the recipe's config class (RunConfig or a subclass with more sections).
 
     Raises:
         ConfigError: a missing/unreadable file, an unknown key or an invalid value.
@@ -354,11 +385,12 @@ def load_config(
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path} must hold a mapping of sections (data:, model:, train:)")
         data = _merge(data, loaded)
-    data = apply_overrides(data, overrides or [])
+    schema = schema or RunConfig
+    data = apply_overrides(data, overrides or [], schema)
     try:
-        return RunConfig.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, origin)) from None
+        raise ConfigError(_format_validation_error(exc, origin, schema)) from None
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -50,7 +50,7 @@ def create_run_dir(config: RunConfig, recipe: str) -> Path:
     return run_dir
 
 
-def open_run_for_resume(run_dir: Path) -> RunConfig:
+def open_run_for_resume(run_dir: Path, schema: type[RunConfig] = RunConfig) -> RunConfig:
     """The saved config of an unfinished run folder, or a CheckpointError saying why not."""
     if not run_dir.is_dir():
         raise CheckpointError(f"--resume {run_dir}: no such folder")
@@ -64,7 +64,7 @@ def open_run_for_resume(run_dir: Path) -> RunConfig:
             f"--resume {run_dir}: this run already finished (summary.json exists); "
             "start a new run to train more"
         )
-    return load_config(run_dir / "config.yaml")
+    return load_config(run_dir / "config.yaml", schema=schema)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -18,8 +18,10 @@ pytestmark = pytest.mark.slow
 
 # Two epochs of 15 batches with accumulation 2: checkpoints land mid-epoch (step 4 is batch 8
 # of epoch 0) and the kill happens inside an accumulation-aware, length-grouped schedule.
+# EMA keeps state of its own (the running average), which must be checkpointed as well.
 COMMON = ("train.epochs=2", "train.grad_accum=2", "train.checkpoint_every=4",
-          "train.eval_every=4", "train.keep_checkpoints=3", "train.num_threads=1")  # fmt: skip
+          "train.eval_every=4", "train.keep_checkpoints=3", "train.num_threads=1",
+          "techniques.ema.decay=0.9")  # fmt: skip
 
 
 def _pretune(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -8,8 +8,6 @@ Callable from Python (`run_finetune(config)`) and from the CLI (`pretune finetun
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,22 +21,24 @@ from pretune.data.clean import CleaningReport, clean_dataset
 from pretune.data.encode import EncodedSplit, TrainBatches, encode_labels, encode_split
 from pretune.data.sources import load_source
 from pretune.data.split import check_label_sets, split_dataset
-from pretune.errors import CheckpointError, ConfigError, DataError
+from pretune.errors import ConfigError, DataError
 from pretune.evaluate.evaluator import evaluate_split
 from pretune.models.load import load_classifier, load_tokenizer, resolve_model_path
+from pretune.recipes.session import (
+    Training,
+    build_training,
+    export_model,
+    prepare_techniques,
+    resume_training,
+    save_final_model,
+    set_determinism,
+    standard_handlers,
+)
 from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
 from pretune.tasks.classify import ClassifyTask
-from pretune.train.callbacks import (
-    BestModelKeeper,
-    Checkpointer,
-    MetricsLog,
-    Progress,
-    truncate_metrics_log,
-)
-from pretune.train.checkpoint import latest_intact_checkpoint, load_checkpoint, load_model_state
-from pretune.train.loop import LoopPlan, fit, steps_per_epoch, total_steps
-from pretune.train.optim import build_optimizer, build_scheduler
-from pretune.train.state import State
+from pretune.train.callbacks import truncate_metrics_log
+from pretune.train.checkpoint import load_model_state
+from pretune.train.loop import fit
 
 __all__ = ["PreparedData", "prepare_data", "run_finetune"]
 
@@ -159,61 +159,6 @@ def _report_data(
         )
 
 
-def _set_determinism(cfg: RunConfig) -> None:
-    from accelerate.utils import set_seed
-
-    if cfg.train.num_threads:
-        torch.set_num_threads(cfg.train.num_threads)
-    if cfg.train.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    set_seed(cfg.seed)
-
-
-def _build_state(
-    cfg: RunConfig, model: torch.nn.Module, num_train_batches: int
-) -> tuple[State, LoopPlan]:
-    t = cfg.train
-    per_epoch = steps_per_epoch(num_train_batches, t.grad_accum)
-    total = total_steps(t.epochs, per_epoch, t.max_steps)
-    warmup = t.warmup_for(total)
-    optimizer = build_optimizer(model, t.optimizer, t.lr, t.weight_decay)
-    scheduler = build_scheduler(optimizer, t.schedule, warmup, total)
-    state = State(model, optimizer, scheduler, total_steps=total, steps_per_epoch=per_epoch)
-    plan = LoopPlan(total, t.grad_accum, t.max_grad_norm, t.eval_every, t.checkpoint_every)
-    return state, plan
-
-
-def _resume(state: State, run_dir: Path, warn: Any) -> dict[str, Any]:
-    """Load the newest intact checkpoint into `state`; returns its trainer_state."""
-    path = latest_intact_checkpoint(run_dir, warn=warn)
-    if path is None:
-        raise CheckpointError(
-            f"--resume {run_dir}: no checkpoint was written before the run stopped; start it "
-            f"again with `pretune finetune {run_dir / 'config.yaml'}`"
-        )
-    from pretune.train.checkpoint import restore_rng_state
-
-    model_state, training_state, trainer_state = load_checkpoint(path)
-    state.model.load_state_dict(model_state)
-    state.optimizer.load_state_dict(training_state["optimizer"])
-    state.scheduler.load_state_dict(training_state["scheduler"])
-    restore_rng_state(training_state["rng"])
-    state.restore_cursor({k: trainer_state[k] for k in state.cursor()})
-    warn(f"resuming {run_dir} from {path.name} (step {state.step}/{state.total_steps})")
-    return trainer_state
-
-
-def _save_final_model(model: Any, tokenizer: Any, run_dir: Path) -> None:
-    # Written beside, then renamed: a crash never leaves half a model/ folder.
-    tmp = run_dir / ".model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(str(tmp), safe_serialization=True)
-    tokenizer.save_pretrained(str(tmp))
-    shutil.rmtree(run_dir / "model", ignore_errors=True)
-    os.replace(tmp, run_dir / "model")
-
-
 def run_finetune(
     cfg: RunConfig,
     *,
@@ -236,7 +181,7 @@ def run_finetune(
         cfg = open_run_for_resume(resume)
     if cfg.eval.metric not in METRICS:
         raise ConfigError(f"eval.metric='{cfg.eval.metric}' unknown; choose from {METRICS}")
-    _set_determinism(cfg)
+    set_determinism(cfg)
     model_path = resolve_model_path(cfg.model.init_from)  # fail fast, before data work
     data = prepare_data(cfg.data, cfg.seed)
     tokenizer = load_tokenizer(model_path)
@@ -250,6 +195,7 @@ def run_finetune(
     )
     if cfg.model.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    techniques, model = prepare_techniques(cfg, model)
 
     run_dir = resume if resume is not None else create_run_dir(cfg, recipe)
     save_config(cfg, run_dir / "config.yaml")
@@ -257,17 +203,20 @@ def run_finetune(
     if cfg.train.class_weights == "balanced":
         ids = encoded["train"].labels or []
         weights = torch.tensor(class_weights(ids, len(data.label_names)), dtype=torch.float)
-    task = ClassifyTask(model, data.label_names, weights)
+    task: Any = ClassifyTask(model, data.label_names, weights)
+    for technique in techniques:
+        task = technique.wrap_task(task)
     train_data = TrainBatches(
         encoded["train"], cfg.train.batch_size, cfg.seed, cfg.train.group_by_length
     )
-    state, plan = _build_state(cfg, model, len(train_data.epoch_batches(0)))
+    training = build_training(cfg, model, len(train_data.epoch_batches(0)), techniques)
     previous_seconds = 0.0
     if resume is not None:
-        previous_seconds = _resume(state, run_dir, log).get("train_seconds", 0.0)
-        truncate_metrics_log(run_dir / "metrics.jsonl", state.step)
+        trainer_state = resume_training(training, run_dir, recipe, log)
+        previous_seconds = trainer_state.get("train_seconds", 0.0)
+        truncate_metrics_log(run_dir / "metrics.jsonl", training.state.step)
     return _train_and_finish(
-        cfg, run_dir, task, tokenizer, data, encoded, train_data, state, plan,
+        cfg, run_dir, task, tokenizer, data, encoded, train_data, training,
         started=started, previous_seconds=previous_seconds, log=log, live=live_progress,
     )  # fmt: skip
 
@@ -275,13 +224,12 @@ def run_finetune(
 def _train_and_finish(
     cfg: RunConfig,
     run_dir: Path,
-    task: ClassifyTask,
+    task: Any,
     tokenizer: Any,
     data: PreparedData,
     encoded: dict[str, EncodedSplit],
     train_data: TrainBatches,
-    state: State,
-    plan: LoopPlan,
+    training: Training,
     *,
     started: float,
     previous_seconds: float,
@@ -290,6 +238,7 @@ def _train_and_finish(
 ) -> dict[str, Any]:
     from accelerate import Accelerator
 
+    state = training.state
     accelerator = Accelerator(mixed_precision=cfg.train.mixed_precision)
     state.model, state.optimizer = accelerator.prepare(state.model, state.optimizer)
     device = accelerator.device
@@ -298,35 +247,30 @@ def _train_and_finish(
     def elapsed() -> dict[str, float]:
         return {"train_seconds": previous_seconds + time.perf_counter() - train_started}
 
-    best_path = run_dir / "checkpoints" / "best" / "model.safetensors"
     has_validation = len(encoded["validation"]) > 0
-    # The best-model keeper goes first so that the others see this evaluation's verdict.
-    handlers: list[Any] = []
-    if has_validation:
-        patience = cfg.train.early_stopping_patience
-        handlers.append(BestModelKeeper(best_path, cfg.eval.metric, patience))
-    handlers += [
-        Progress(cfg.train.log_every, live=live),
-        MetricsLog(run_dir / "metrics.jsonl", cfg.train.log_every),
-        Checkpointer(run_dir, cfg.train.keep_checkpoints, extra_state=elapsed),
-    ]
+    handlers = standard_handlers(
+        cfg, run_dir, training, has_validation=has_validation, elapsed=elapsed, live=live
+    )
 
     def validate() -> dict[str, Any]:
         labels = data.label_names
         return evaluate_split(task, encoded["validation"], cfg.eval.batch_size, device, labels)
 
-    fit(state, task, train_data, plan, accelerator, handlers, validate if has_validation else None)
+    evaluate = validate if has_validation else None
+    fit(state, task, train_data, training.plan, accelerator, handlers, evaluate)
     train_seconds = elapsed()["train_seconds"]
 
     model = accelerator.unwrap_model(state.model)
+    best_path = run_dir / "checkpoints" / "best" / "model.safetensors"
     if best_path.is_file():
         model.load_state_dict(load_model_state(best_path))
+    model = export_model(model, training.techniques)
     test_metrics: dict[str, Any] = {}
     if len(encoded["test"]) > 0:
         test_metrics = evaluate_split(
             task, encoded["test"], cfg.eval.batch_size, device, data.label_names
         )
-    _save_final_model(model, tokenizer, run_dir)
+    save_final_model(model, tokenizer, run_dir)
     summary = _summary(cfg, data, encoded, state, test_metrics, train_seconds, started)
     write_json_atomic(run_dir / "summary.json", summary)
     summary["run_dir"] = str(run_dir)
@@ -337,7 +281,7 @@ def _summary(
     cfg: RunConfig,
     data: PreparedData,
     encoded: dict[str, EncodedSplit],
-    state: State,
+    state: Any,
     test_metrics: dict[str, Any],
     train_seconds: float,
     started: float,

@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -113,10 +113,17 @@ class Checkpointer:
     checkpoint of step N: fault injection for the exact-resume test.
     """
 
-    def __init__(self, run_dir: Path, keep: int, extra_state: Callable[[], dict] | None = None):
+    def __init__(
+        self,
+        run_dir: Path,
+        keep: int,
+        extra_state: Callable[[], dict] | None = None,
+        techniques: Sequence[Any] = (),
+    ) -> None:
         self.run_dir = run_dir
         self.keep = keep
         self.extra_state = extra_state or dict
+        self.techniques = list(techniques)
 
     def checkpoint(self, state: State) -> None:
         model = _unwrap(state.model)
@@ -124,6 +131,7 @@ class Checkpointer:
             "optimizer": state.optimizer.state_dict(),
             "scheduler": state.scheduler.state_dict(),
             "rng": capture_rng_state(),
+            "techniques": {t.name: t.state_dict() for t in self.techniques},
         }
         save_checkpoint(
             self.run_dir,

@@ -1,0 +1,29 @@
+"""`pretune config show RECIPE`: every field, its resolved value and one line of help."""
+
+from __future__ import annotations
+
+import argparse
+
+from pretune.cli.common import split_config_and_overrides
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    config = sub.add_parser("config", help="show a recipe's resolved config")
+    actions = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    show = actions.add_parser("show", help="print every field with its default and help")
+    show.add_argument("recipe", help="a recipe name, e.g. finetune or quickstart")
+    show.add_argument("args", nargs="*", help="config.yaml and/or key=value overrides")
+    show.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pretune.cli.output import print_config
+    from pretune.config import load_config
+    from pretune.recipes.catalog import recipe_spec
+
+    spec = recipe_spec(args.recipe)
+    config_path, overrides = split_config_and_overrides(args.args)
+    print_config(load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema))
+    return 0

@@ -1,0 +1,42 @@
+"""`pretune finetune` and `pretune quickstart`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pretune.cli.common import log_line, split_config_and_overrides
+from pretune.errors import PretuneError
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    for name, help_text in (
+        ("quickstart", "fine-tune MiniLM on BBC News and print the results"),
+        ("finetune", "fine-tune a text classifier"),
+    ):
+        parser = sub.add_parser(name, help=help_text, description=help_text)
+        parser.add_argument("args", nargs="*", help="config.yaml and/or key=value overrides")
+        if name == "finetune":
+            parser.add_argument("--resume", type=Path, help="continue an unfinished run folder")
+        parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pretune.cli.output import print_finetune_summary
+    from pretune.config import load_config
+    from pretune.recipes.catalog import recipe_spec
+    from pretune.recipes.finetune import run_finetune
+
+    config_path, overrides = split_config_and_overrides(args.args)
+    resume = getattr(args, "resume", None)
+    if resume is not None and (config_path or overrides):
+        raise PretuneError(
+            "--resume continues a run with its saved config; drop the config file and overrides"
+        )
+    spec = recipe_spec(args.command)
+    cfg = load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema)
+    summary = run_finetune(cfg, resume=resume, recipe=args.command, log=log_line)
+    print_finetune_summary(summary)
+    return 0

@@ -1,0 +1,151 @@
+"""What every training recipe does around the loop, whatever its task.
+
+    set_determinism -> build techniques -> build_training (optimizer, schedule, State, LoopPlan)
+    -> [resume] -> standard_handlers -> fit -> export_model -> save_final_model
+
+Recipes (`finetune.py`, `pretrain.py`, ...) call these and keep only what is theirs: the data,
+the model, the task and the summary.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pretune.config import RunConfig
+from pretune.errors import CheckpointError
+from pretune.techniques.registry import build_techniques
+from pretune.train.callbacks import BestModelKeeper, Checkpointer, MetricsLog, Progress
+from pretune.train.checkpoint import latest_intact_checkpoint, load_checkpoint, restore_rng_state
+from pretune.train.loop import LoopPlan, steps_per_epoch, total_steps
+from pretune.train.optim import OPTIMIZERS, build_scheduler, parameter_groups
+from pretune.train.state import State
+
+__all__ = [
+    "Training",
+    "build_training",
+    "export_model",
+    "prepare_techniques",
+    "resume_training",
+    "save_final_model",
+    "set_determinism",
+    "standard_handlers",
+]
+
+
+def set_determinism(cfg: RunConfig) -> None:
+    """Seed everything and, by default, use deterministic kernels (exact resume needs it)."""
+    from accelerate.utils import set_seed
+
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    if cfg.train.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    set_seed(cfg.seed)
+
+
+def prepare_techniques(cfg: RunConfig, model: torch.nn.Module) -> tuple[list[Any], Any]:
+    """Build the configured techniques and let each prepare the model, in config order."""
+    techniques = build_techniques(cfg.techniques)
+    for technique in techniques:
+        model = technique.prepare_model(model)
+    return techniques, model
+
+
+@dataclass
+class Training:
+    """The mutable training state plus the fixed plan the loop follows."""
+
+    state: State
+    plan: LoopPlan
+    techniques: list[Any]
+
+
+def build_training(
+    cfg: RunConfig, model: torch.nn.Module, num_train_batches: int, techniques: list[Any]
+) -> Training:
+    """Optimizer (with technique-adjusted parameter groups), LR schedule, State and LoopPlan."""
+    t = cfg.train
+    per_epoch = steps_per_epoch(num_train_batches, t.grad_accum)
+    total = total_steps(t.epochs, per_epoch, t.max_steps)
+    groups = parameter_groups(model, t.weight_decay)
+    for technique in techniques:
+        groups = technique.param_groups(groups, model)
+    optimizer = OPTIMIZERS.create(t.optimizer, groups, t.lr)
+    scheduler = build_scheduler(optimizer, t.schedule, t.warmup_for(total), total)
+    state = State(model, optimizer, scheduler, total_steps=total, steps_per_epoch=per_epoch)
+    plan = LoopPlan(total, t.grad_accum, t.max_grad_norm, t.eval_every, t.checkpoint_every)
+    return Training(state, plan, techniques)
+
+
+def resume_training(training: Training, run_dir: Path, command: str, log: Callable) -> dict:
+    """Load the newest intact checkpoint into `training`; returns its trainer_state."""
+    path = latest_intact_checkpoint(run_dir, warn=log)
+    if path is None:
+        raise CheckpointError(
+            f"--resume {run_dir}: no checkpoint was written before the run stopped; start it "
+            f"again with `pretune {command} {run_dir / 'config.yaml'}`"
+        )
+    model_state, training_state, trainer_state = load_checkpoint(path)
+    state = training.state
+    state.model.load_state_dict(model_state)
+    state.optimizer.load_state_dict(training_state["optimizer"])
+    state.scheduler.load_state_dict(training_state["scheduler"])
+    restore_rng_state(training_state["rng"])
+    saved = training_state.get("techniques", {})
+    for technique in training.techniques:
+        if technique.name in saved:
+            technique.load_state_dict(saved[technique.name])
+    state.restore_cursor({k: trainer_state[k] for k in state.cursor()})
+    log(f"resuming {run_dir} from {path.name} (step {state.step}/{state.total_steps})")
+    return trainer_state
+
+
+def standard_handlers(
+    cfg: RunConfig,
+    run_dir: Path,
+    training: Training,
+    *,
+    has_validation: bool,
+    elapsed: Callable[[], dict],
+    live: bool | None,
+) -> list[Any]:
+    """Techniques first (they may change state), then the callbacks that observe it.
+
+    The best-model keeper comes first among callbacks so that the others see this
+    evaluation's verdict (best so far or not).
+    """
+    handlers: list[Any] = list(training.techniques)
+    if has_validation:
+        best = run_dir / "checkpoints" / "best" / "model.safetensors"
+        handlers.append(BestModelKeeper(best, cfg.eval.metric, cfg.train.early_stopping_patience))
+    handlers += [
+        Progress(cfg.train.log_every, live=live),
+        MetricsLog(run_dir / "metrics.jsonl", cfg.train.log_every),
+        Checkpointer(run_dir, cfg.train.keep_checkpoints, elapsed, training.techniques),
+    ]
+    return handlers
+
+
+def export_model(model: torch.nn.Module, techniques: list[Any]) -> torch.nn.Module:
+    """What gets tested and saved: each technique may swap weights in or merge adapters."""
+    for technique in techniques:
+        model = technique.export_model(model)
+    return model
+
+
+def save_final_model(model: Any, tokenizer: Any, run_dir: Path) -> None:
+    """`model/` in Hugging Face format; written beside and renamed, never half-written."""
+    tmp = run_dir / ".model.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(str(tmp), safe_serialization=True)
+    tokenizer.save_pretrained(str(tmp))
+    shutil.rmtree(run_dir / "model", ignore_errors=True)
+    os.replace(tmp, run_dir / "model")

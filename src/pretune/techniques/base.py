@@ -1,0 +1,70 @@
+"""The technique interface: a small object that changes training at named points.
+
+A technique is configured by name under `techniques:` in the run config and built from the
+`TECHNIQUES` registry:
+
+    techniques:
+      ema: {decay: 0.999}
+      freeze: {train: [classifier]}
+
+Set-up hooks run once, in config order, while the recipe builds the run:
+
+    model  = technique.prepare_model(model)          # wrap or freeze modules (LoRA, freezing)
+    groups = technique.param_groups(groups, model)   # per-group LRs (layer-wise decay)
+    task   = technique.wrap_task(task)               # change the loss (mixup, R-Drop, distill)
+
+Loop hooks are methods named after events (`after_step(state)`, ... see `train/events.py`);
+the loop calls them before any callback. At the end, `export_model(model)` returns what is
+saved (LoRA merged, EMA weights swapped in). A technique that keeps state of its own (EMA
+weights, an unfreezing schedule) returns it from `state_dict()`, which is saved in every
+checkpoint, so a resumed run matches an uninterrupted one.
+
+The work itself lives in pure functions beside each technique (`ema_update(avg, params, decay)`),
+tested on their own; the class is the thin hook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+__all__ = ["Technique"]
+
+
+class Technique:
+    """Base with do-nothing set-up hooks; subclasses override what they need.
+
+    Class attributes declare side effects, so recipes and other techniques can check them:
+        freezes_params: makes some parameters untrainable.
+        changes_loss: replaces the task's loss (two such techniques compose by wrapping).
+        needs_teacher: requires a teacher model.
+    """
+
+    name: str = ""
+    freezes_params: bool = False
+    changes_loss: bool = False
+    needs_teacher: bool = False
+
+    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        return model
+
+    def param_groups(
+        self, groups: list[dict[str, Any]], model: torch.nn.Module
+    ) -> list[dict[str, Any]]:
+        return groups
+
+    def wrap_task(self, task: Any) -> Any:
+        return task
+
+    def export_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        return model
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        del state  # stateless by default
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
