@@ -114,6 +114,18 @@ class ModelConfig(_Section):
     classifier_dropout: float | None = Field(
         None, ge=0, lt=1, description="Dropout before the classification head (null: model's own)."
     )
+    hidden_dropout: float | None = Field(
+        None, ge=0, lt=1, description="Dropout on hidden states in the encoder (null: model's own)."
+    )
+    attention_dropout: float | None = Field(
+        None, ge=0, lt=1, description="Dropout on attention probabilities (null: model's own)."
+    )
+    init: Literal[
+        "none", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"
+    ] = Field("none", description="Re-initialise the new classification head (none: model's own).")
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations in backward: less memory, ~30% slower steps."
+    )
 
 
 class TrainConfig(_Section):
@@ -131,7 +143,17 @@ class TrainConfig(_Section):
         0.01, ge=0, description="Decoupled weight decay (never applied to biases and norms)."
     )
     schedule: str = Field(
-        "linear", description="LR schedule after warmup: linear, cosine, constant."
+        "linear",
+        description="LR schedule after warmup: linear, cosine, constant, step, exponential, "
+        "cosine_restarts, one_cycle.",
+    )
+    schedule_params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Schedule parameters, e.g. {gamma: 0.5, step_size: 100} for step decay.",
+    )
+    optimizer_params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra optimizer arguments, e.g. {momentum: 0.8, nesterov: false}.",
     )
     warmup_ratio: float | None = Field(
         None,
@@ -147,6 +169,12 @@ class TrainConfig(_Section):
     )
     class_weights: Literal["none", "balanced"] = Field(
         "none", description="Weight the loss by inverse class frequency."
+    )
+    loss: str = Field(
+        "cross_entropy", description="Loss name, e.g. focal, symmetric_ce (`pretune techniques`)."
+    )
+    loss_params: dict[str, Any] = Field(
+        default_factory=dict, description="Loss parameters, e.g. {gamma: 2.0} for focal."
     )
     group_by_length: bool = Field(
         True, description="Batch texts of similar length together to waste less on padding."
@@ -171,6 +199,26 @@ class TrainConfig(_Section):
     num_threads: int | None = Field(
         None, ge=1, description="CPU threads for PyTorch (null: PyTorch's default)."
     )
+
+    @model_validator(mode="after")
+    def _check_params(self) -> TrainConfig:
+        from pretune.train.optim import check_optimizer_params, check_schedule_params
+
+        check_schedule_params(self.schedule, self.schedule_params)
+        check_optimizer_params(self.optimizer, self.optimizer_params)
+        return self
+
+    @model_validator(mode="after")
+    def _check_loss(self) -> TrainConfig:
+        from pretune.train.losses import check_loss_params, loss_accepts_weight
+
+        check_loss_params(self.loss, self.loss_params)
+        if self.class_weights != "none" and not loss_accepts_weight(self.loss):
+            raise ValueError(
+                f"train.loss={self.loss} does not support class weights; set "
+                "train.class_weights=none or pick a loss that does (e.g. cross_entropy, focal)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_coupled(self) -> TrainConfig:

@@ -24,6 +24,7 @@ from pretune.errors import CheckpointError
 __all__ = [
     "create_run_dir",
     "environment",
+    "is_main_process",
     "open_run_for_resume",
     "read_summary",
     "write_json_atomic",
@@ -32,8 +33,25 @@ __all__ = [
 _PACKAGES = ("pretune", "torch", "transformers", "datasets", "accelerate", "tokenizers")
 
 
+def is_main_process() -> bool:
+    """True unless this is a non-zero rank of a multi-process (torchrun / accelerate) run."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def create_run_dir(config: RunConfig, recipe: str) -> Path:
-    """Make a new, empty run folder; the name is `config.name` or `<recipe>-<date>-<time>`."""
+    """Make a new, empty run folder; the name is `config.name` or `<recipe>-<date>-<time>`.
+
+    In a multi-process run all processes share one folder: the name must be given (the
+    `--nproc` launcher sets it), rank 0 creates it and the others use it.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if not config.name:
+            raise CheckpointError(
+                "a multi-process run needs a run name shared by all processes: add name=<run>"
+            )
+        run_dir = Path(config.output_dir) / config.name
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        return run_dir
     name = config.name or f"{recipe}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = Path(config.output_dir) / name
     if run_dir.exists() and any(run_dir.iterdir()):

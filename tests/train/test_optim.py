@@ -67,7 +67,7 @@ def test_no_warmup_starts_at_peak(factor) -> None:
 
 
 def test_schedules_registry_names() -> None:
-    assert SCHEDULES.names() == ["constant", "cosine", "linear"]
+    assert {"constant", "cosine", "linear"} <= set(SCHEDULES.names())
     assert SCHEDULES.get("cosine") is cosine_factor
 
 

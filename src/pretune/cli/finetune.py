@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pretune.cli.common import log_line, split_config_and_overrides
 from pretune.errors import PretuneError
+from pretune.runs import is_main_process
 
 __all__ = ["register"]
 
@@ -20,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         parser.add_argument("args", nargs="*", help="config.yaml and/or key=value overrides")
         if name == "finetune":
             parser.add_argument("--resume", type=Path, help="continue an unfinished run folder")
+        parser.add_argument(
+            "--nproc", type=int, default=1, help="train with N processes on this machine (DDP)"
+        )
         parser.set_defaults(handler=run)
 
 
@@ -37,6 +41,23 @@ def run(args: argparse.Namespace) -> int:
         )
     spec = recipe_spec(args.command)
     cfg = load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema)
-    summary = run_finetune(cfg, resume=resume, recipe=args.command, log=log_line)
-    print_finetune_summary(summary)
+    if args.nproc > 1:  # validated above, before any process starts
+        return _relaunch(args)
+    main_process = is_main_process()
+    log = log_line if main_process else _silent
+    summary = run_finetune(cfg, resume=resume, recipe=args.command, log=log)
+    if main_process:
+        print_finetune_summary(summary)
     return 0
+
+
+def _silent(message: str) -> None:
+    del message  # only the main process of a multi-process run reports
+
+
+def _relaunch(args: argparse.Namespace) -> int:
+    from pretune.cli.launch import launch_processes, with_run_name
+
+    if args.resume is not None:
+        return launch_processes(args.nproc, [args.command, "--resume", str(args.resume)])
+    return launch_processes(args.nproc, [args.command, *with_run_name(args.command, args.args)])

@@ -26,10 +26,25 @@ __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
 # One module per command (or command group), in the order `pretune --help` lists them.
 COMMAND_MODULES = (
+    "pretune.cli.pretrain",
     "pretune.cli.finetune",
     "pretune.cli.predict",
     "pretune.cli.config_show",
     "pretune.cli.data_inspect",
+    "pretune.cli.tokenizer",
+    "pretune.cli.generate",
+    "pretune.cli.evaluate",
+    "pretune.cli.cv",
+    "pretune.cli.report",
+    "pretune.cli.lr_find",
+    "pretune.cli.quantize",
+    "pretune.cli.export",
+    "pretune.cli.prune",
+    "pretune.cli.serve",
+    "pretune.cli.search",
+    "pretune.cli.explain",
+    "pretune.cli.ensemble",
+    "pretune.cli.techniques",
 )
 
 

@@ -39,12 +39,20 @@ class EncodedSplit:
 
 @dataclass
 class TrainBatches:
-    """The training split as the loop sees it: `epoch_batches(epoch)` and `load(indices)`."""
+    """The training split as the loop sees it: `epoch_batches(epoch)` and `load(indices)`.
+
+    `batch_size` is the global batch. In a run of `world_size` processes every process walks
+    the same batch order and loads only its share of each batch (rows rank::world_size), so
+    the averaged gradient is that of the global batch and a checkpoint resumes on any number
+    of processes.
+    """
 
     split: EncodedSplit
     batch_size: int
     seed: int
     group_by_length: bool = True
+    rank: int = 0
+    world_size: int = 1
 
     def epoch_batches(self, epoch: int) -> list[list[int]]:
         return epoch_batches(
@@ -56,7 +64,13 @@ class TrainBatches:
         )
 
     def load(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
-        return self.split.load(indices)
+        share = list(indices)[self.rank :: self.world_size]
+        if not share:
+            raise ValueError(
+                f"a batch of {len(indices)} rows cannot feed {self.world_size} processes; "
+                "raise train.batch_size to at least the number of processes"
+            )
+        return self.split.load(share)
 
 
 def encode_labels(labels: Sequence[str], label_names: Sequence[str], where: str) -> list[int]:

@@ -87,12 +87,37 @@ def load_tokenizer(path: Path):  # -> PreTrainedTokenizerBase
         raise ConfigError(f"cannot load a tokenizer from {path}: {exc}") from None
 
 
+# Config attribute names for the same dropout across model families (BERT, DistilBERT, others).
+_DROPOUT_KEYS = {
+    "model.hidden_dropout": ("hidden_dropout_prob", "dropout", "hidden_dropout"),
+    "model.attention_dropout": ("attention_probs_dropout_prob", "attention_dropout"),
+}
+
+
+def _dropout_overrides(
+    config: object, hidden: float | None, attention: float | None, path: Path
+) -> dict[str, float]:
+    overrides = {}
+    for key, value in (("model.hidden_dropout", hidden), ("model.attention_dropout", attention)):
+        if value is None:
+            continue
+        names = [n for n in _DROPOUT_KEYS[key] if hasattr(config, n)]
+        if not names:
+            raise ConfigError(
+                f"{key}: the model at {path} has no such dropout setting; leave it null"
+            )
+        overrides[names[0]] = value
+    return overrides
+
+
 def load_classifier(
     path: Path,
     label_names: list[str],
     *,
     max_length: int,
     classifier_dropout: float | None = None,
+    hidden_dropout: float | None = None,
+    attention_dropout: float | None = None,
 ):  # -> PreTrainedModel
     """A sequence-classification model with a head for `label_names`.
 
@@ -117,6 +142,7 @@ def load_classifier(
     }
     if classifier_dropout is not None:
         overrides["classifier_dropout"] = classifier_dropout
+    overrides.update(_dropout_overrides(config, hidden_dropout, attention_dropout, path))
     try:
         return AutoModelForSequenceClassification.from_pretrained(
             str(path),

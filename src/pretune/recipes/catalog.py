@@ -30,8 +30,19 @@ def _quickstart_defaults() -> dict[str, Any]:
     return QUICKSTART_DEFAULTS
 
 
+def _pretrain_spec() -> RecipeSpec:
+    from pretune.recipes.pretrain_config import PRETRAIN_DEFAULTS, PretrainConfig
+
+    return RecipeSpec(
+        "pre-train a masked (mlm) or causal (clm) language model",
+        schema=PretrainConfig,
+        defaults=PRETRAIN_DEFAULTS,
+    )
+
+
 RECIPES: dict[str, RecipeSpec] = {
     "finetune": RecipeSpec("fine-tune a text classifier"),
+    "pretrain": _pretrain_spec(),
     "quickstart": RecipeSpec(
         "fine-tune MiniLM on BBC News and print the results", defaults=_quickstart_defaults()
     ),

@@ -9,6 +9,7 @@ Callable from Python (`run_finetune(config)`) and from the CLI (`pretune finetun
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,31 +17,48 @@ from typing import Any
 import torch
 
 from pretune.config import DataConfig, RunConfig, save_config
-from pretune.data.balance import class_weights, label_counts, resample
+from pretune.data.balance import class_weights, imbalance_ratio, label_counts, resample
 from pretune.data.clean import CleaningReport, clean_dataset
 from pretune.data.encode import EncodedSplit, TrainBatches, encode_labels, encode_split
 from pretune.data.sources import load_source
 from pretune.data.split import check_label_sets, split_dataset
 from pretune.errors import ConfigError, DataError
+from pretune.evaluate.analysis import analyse_test_split
 from pretune.evaluate.evaluator import evaluate_split
+from pretune.models.init import init_model
 from pretune.models.load import load_classifier, load_tokenizer, resolve_model_path
 from pretune.recipes.session import (
     Training,
+    bind_task_model,
     build_training,
     export_model,
+    make_accelerator,
     prepare_techniques,
     resume_training,
     save_final_model,
     set_determinism,
     standard_handlers,
 )
-from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
+from pretune.report import try_write_report
+from pretune.runs import (
+    create_run_dir,
+    environment,
+    is_main_process,
+    open_run_for_resume,
+    write_json_atomic,
+)
 from pretune.tasks.classify import ClassifyTask
 from pretune.train.callbacks import truncate_metrics_log
 from pretune.train.checkpoint import load_model_state
 from pretune.train.loop import fit
 
-__all__ = ["PreparedData", "prepare_data", "run_finetune"]
+__all__ = [
+    "PreparedData",
+    "build_model_and_task",
+    "encode_splits",
+    "prepare_data",
+    "run_finetune",
+]
 
 METRICS = ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "macro_precision", "macro_recall")
 
@@ -128,7 +146,8 @@ def prepare_data(cfg: DataConfig, seed: int) -> PreparedData:
     return PreparedData(splits, label_names, cleaning)
 
 
-def _encode(tokenizer: Any, data: PreparedData, max_length: int) -> dict[str, EncodedSplit]:
+def encode_splits(tokenizer: Any, data: PreparedData, max_length: int) -> dict[str, EncodedSplit]:
+    """Tokenize every split with its labels as ids in `data.label_names` order."""
     encoded = {}
     for key, dataset in data.splits.items():
         labels = encode_labels(dataset["label"], data.label_names, f"{key} split")
@@ -150,6 +169,14 @@ def _report_data(
         )
     sizes = ", ".join(f"{key} {len(split)}" for key, split in encoded.items())
     log(f"splits: {sizes}; labels: {', '.join(data.label_names)}")
+    counts = label_counts(_column(data.splits["train"], "label"))
+    ratio = imbalance_ratio(counts)
+    if ratio > 3:
+        log(
+            f"note: classes are imbalanced (largest/smallest = {ratio:.1f}: "
+            + ", ".join(f"{k} {v}" for k, v in counts.items())
+            + "); consider train.class_weights=balanced and eval.metric=macro_f1"
+        )
     train = encoded["train"]
     share = train.truncated / max(1, len(train))
     if share > 0.5:
@@ -159,6 +186,39 @@ def _report_data(
         )
 
 
+def build_model_and_task(
+    cfg: RunConfig, model_path: Path, data: PreparedData, encoded: dict[str, EncodedSplit]
+) -> tuple[Any, list[Any], Any]:
+    """The classifier (techniques applied), the techniques and the task that trains it.
+
+    Shared by `run_finetune` and `pretune lr-find`, so both train exactly the same thing.
+    """
+    model = load_classifier(
+        model_path,
+        data.label_names,
+        max_length=cfg.model.max_length,
+        classifier_dropout=cfg.model.classifier_dropout,
+        hidden_dropout=cfg.model.hidden_dropout,
+        attention_dropout=cfg.model.attention_dropout,
+    )
+    init_model(model, cfg.model.init)  # the new head only (none: keep the model's own init)
+    if cfg.model.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    if cfg.model.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    techniques, model = prepare_techniques(cfg, model)
+    weights = None
+    if cfg.train.class_weights == "balanced":
+        ids = encoded["train"].labels or []
+        weights = torch.tensor(class_weights(ids, len(data.label_names)), dtype=torch.float)
+    task: Any = ClassifyTask(
+        model, data.label_names, weights, loss=cfg.train.loss, loss_params=cfg.train.loss_params
+    )
+    for technique in techniques:
+        task = technique.wrap_task(task)
+    return model, techniques, task
+
+
 def run_finetune(
     cfg: RunConfig,
     *,
@@ -166,6 +226,7 @@ def run_finetune(
     recipe: str = "finetune",
     log: Any = print,
     live_progress: bool | None = None,
+    extra_handlers: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """Fine-tune, evaluate on test, save `model/` and `summary.json`; returns the summary.
 
@@ -175,6 +236,8 @@ def run_finetune(
         recipe: the name used for new run folders.
         log: where progress messages go (a print-like function).
         live_progress: force the live progress bar on/off (default: only on a terminal).
+        extra_handlers: more loop handlers, called after the standard ones (e.g. a search's
+            pruning callback).
     """
     started = time.perf_counter()
     if resume is not None:
@@ -185,27 +248,13 @@ def run_finetune(
     model_path = resolve_model_path(cfg.model.init_from)  # fail fast, before data work
     data = prepare_data(cfg.data, cfg.seed)
     tokenizer = load_tokenizer(model_path)
-    encoded = _encode(tokenizer, data, cfg.model.max_length)
+    encoded = encode_splits(tokenizer, data, cfg.model.max_length)
     _report_data(data, encoded, cfg.model.max_length, log)
-    model = load_classifier(
-        model_path,
-        data.label_names,
-        max_length=cfg.model.max_length,
-        classifier_dropout=cfg.model.classifier_dropout,
-    )
-    if cfg.model.freeze_embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
-    techniques, model = prepare_techniques(cfg, model)
+    model, techniques, task = build_model_and_task(cfg, model_path, data, encoded)
 
     run_dir = resume if resume is not None else create_run_dir(cfg, recipe)
-    save_config(cfg, run_dir / "config.yaml")
-    weights = None
-    if cfg.train.class_weights == "balanced":
-        ids = encoded["train"].labels or []
-        weights = torch.tensor(class_weights(ids, len(data.label_names)), dtype=torch.float)
-    task: Any = ClassifyTask(model, data.label_names, weights)
-    for technique in techniques:
-        task = technique.wrap_task(task)
+    if is_main_process():
+        save_config(cfg, run_dir / "config.yaml")
     train_data = TrainBatches(
         encoded["train"], cfg.train.batch_size, cfg.seed, cfg.train.group_by_length
     )
@@ -214,10 +263,12 @@ def run_finetune(
     if resume is not None:
         trainer_state = resume_training(training, run_dir, recipe, log)
         previous_seconds = trainer_state.get("train_seconds", 0.0)
-        truncate_metrics_log(run_dir / "metrics.jsonl", training.state.step)
+        if is_main_process():
+            truncate_metrics_log(run_dir / "metrics.jsonl", training.state.step)
     return _train_and_finish(
         cfg, run_dir, task, tokenizer, data, encoded, train_data, training,
         started=started, previous_seconds=previous_seconds, log=log, live=live_progress,
+        extra_handlers=extra_handlers,
     )  # fmt: skip
 
 
@@ -235,12 +286,14 @@ def _train_and_finish(
     previous_seconds: float,
     log: Any,
     live: bool | None,
+    extra_handlers: Sequence[Any] = (),
 ) -> dict[str, Any]:
-    from accelerate import Accelerator
-
     state = training.state
-    accelerator = Accelerator(mixed_precision=cfg.train.mixed_precision)
+    accelerator = make_accelerator(cfg)
     state.model, state.optimizer = accelerator.prepare(state.model, state.optimizer)
+    bind_task_model(task, state.model)  # DDP-wrapped when several processes run
+    train_data.rank, train_data.world_size = accelerator.process_index, accelerator.num_processes
+    main_process = accelerator.is_main_process
     device = accelerator.device
     train_started = time.perf_counter()
 
@@ -249,8 +302,9 @@ def _train_and_finish(
 
     has_validation = len(encoded["validation"]) > 0
     handlers = standard_handlers(
-        cfg, run_dir, training, has_validation=has_validation, elapsed=elapsed, live=live
-    )
+        cfg, run_dir, training, has_validation=has_validation, elapsed=elapsed, live=live,
+        main_process=main_process,
+    ) + list(extra_handlers)  # fmt: skip
 
     def validate() -> dict[str, Any]:
         labels = data.label_names
@@ -261,10 +315,14 @@ def _train_and_finish(
     train_seconds = elapsed()["train_seconds"]
 
     model = accelerator.unwrap_model(state.model)
+    if not main_process:  # the main process tests and saves; the others are done
+        return {"run_dir": str(run_dir), "process_index": accelerator.process_index}
+    bind_task_model(task, model)  # no collective calls from here on
     best_path = run_dir / "checkpoints" / "best" / "model.safetensors"
-    if best_path.is_file():
+    restored_best = best_path.is_file()
+    if restored_best:
         model.load_state_dict(load_model_state(best_path))
-    model = export_model(model, training.techniques)
+    model = export_model(model, training.techniques, restored_best)
     test_metrics: dict[str, Any] = {}
     if len(encoded["test"]) > 0:
         test_metrics = evaluate_split(
@@ -272,7 +330,13 @@ def _train_and_finish(
         )
     save_final_model(model, tokenizer, run_dir)
     summary = _summary(cfg, data, encoded, state, test_metrics, train_seconds, started)
+    # Curves, calibration, error analysis and efficiency (evaluate/analysis.py).
+    extras = analyse_test_split(
+        model, data.splits, encoded, data.label_names, summary, device, cfg.eval.batch_size, state
+    )
+    summary.update(extras)
     write_json_atomic(run_dir / "summary.json", summary)
+    try_write_report(run_dir, log)  # never raises: a failed report must not lose the run
     summary["run_dir"] = str(run_dir)
     return summary
 

@@ -17,10 +17,11 @@ from pretune.errors import CheckpointError, DataError
 from pretune.evaluate.evaluator import predict_probabilities
 from pretune.models.load import load_tokenizer
 
-__all__ = ["predict_texts", "predict_to", "read_texts"]
+__all__ = ["find_model_dir", "predict_texts", "predict_to", "read_texts"]
 
 
-def _model_dir(run: Path) -> Path:
+def find_model_dir(run: Path) -> Path:
+    """The Hugging Face model folder of a run (`run/model`) or `run` itself if it is one."""
     for candidate in (run / "model", run):
         if (candidate / "config.json").is_file():
             return candidate
@@ -53,12 +54,23 @@ def read_texts(source: str, text_column: str = "text") -> list[str]:
 def predict_texts(
     run: Path, texts: list[str], batch_size: int = 64
 ) -> tuple[list[str], np.ndarray]:
-    """(label names, probabilities (N, K)) of a run's model on `texts`, in input order."""
+    """(label names, probabilities (N, K)) of a run's model on `texts`, in input order.
+
+    `run` may also be an ensemble folder (`pretune ensemble`): its members' mean probabilities.
+    """
     from transformers import AutoModelForSequenceClassification
 
-    model_dir = _model_dir(run)
+    if (run / "ensemble.json").is_file():
+        from pretune.recipes.ensemble import predict_ensemble
+
+        return predict_ensemble(run, texts, batch_size)
+    model_dir = find_model_dir(run)
     tokenizer = load_tokenizer(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
+    if (model_dir / "quantization.json").is_file():  # a `pretune quantize` folder
+        from pretune.deploy.quantize import quantize_model
+
+        model = quantize_model(model)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     split = encode_split(tokenizer, texts, max_length=_max_length(run, tokenizer))
     probabilities = np.zeros((len(texts), len(names)), dtype=np.float32)
@@ -91,7 +103,8 @@ def predict_to(
     """Predict `source` with `run` and write to `output` (.csv or .jsonl) or stdout (JSONL)."""
     if output is not None and output.suffix not in (".csv", ".jsonl"):
         raise DataError(f"--output {output}: use a .csv or .jsonl file name")
-    _model_dir(run)  # fail before reading a large input
+    if not (run / "ensemble.json").is_file():
+        find_model_dir(run)  # fail before reading a large input
     texts = read_texts(source, text_column)
     names, probs = predict_texts(run, texts, batch_size)
     if output is None:

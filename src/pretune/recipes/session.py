@@ -29,8 +29,10 @@ from pretune.train.state import State
 
 __all__ = [
     "Training",
+    "bind_task_model",
     "build_training",
     "export_model",
+    "make_accelerator",
     "prepare_techniques",
     "resume_training",
     "save_final_model",
@@ -49,6 +51,26 @@ def set_determinism(cfg: RunConfig) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
     set_seed(cfg.seed)
+
+
+def make_accelerator(cfg: RunConfig) -> Any:
+    """An accelerate.Accelerator for this run: GPU when present, else CPU processes (gloo) when
+    launched with torchrun / `accelerate launch` / `pretune ... --nproc N`."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    # accelerate keeps its state per process; a second run from Python (a search, k-fold CV)
+    # may ask for another precision. The process group (PartialState) is kept.
+    AcceleratorState._reset_state(reset_partial_state=False)
+    return Accelerator(mixed_precision=cfg.train.mixed_precision, cpu=not torch.cuda.is_available())
+
+
+def bind_task_model(task: Any, model: torch.nn.Module) -> None:
+    """Point the innermost task of a chain of technique wrappers at `model` (e.g. the
+    DDP-wrapped model after `accelerator.prepare`, or back to the plain one for testing)."""
+    while "inner" in vars(task):  # TaskWrapper chains (techniques/wrapping.py)
+        task = task.inner
+    task.model = model
 
 
 def prepare_techniques(cfg: RunConfig, model: torch.nn.Module) -> tuple[list[Any], Any]:
@@ -78,8 +100,13 @@ def build_training(
     groups = parameter_groups(model, t.weight_decay)
     for technique in techniques:
         groups = technique.param_groups(groups, model)
-    optimizer = OPTIMIZERS.create(t.optimizer, groups, t.lr)
-    scheduler = build_scheduler(optimizer, t.schedule, t.warmup_for(total), total)
+    for group in groups:
+        # A technique sets a group's LR relative to train.lr (layer-wise decay, head multiplier).
+        if "lr_scale" in group:
+            group["lr"] = t.lr * group.pop("lr_scale")
+    optimizer = OPTIMIZERS.create(t.optimizer, groups, t.lr, **t.optimizer_params)
+    warmup = t.warmup_for(total)
+    scheduler = build_scheduler(optimizer, t.schedule, warmup, total, **t.schedule_params)
     state = State(model, optimizer, scheduler, total_steps=total, steps_per_epoch=per_epoch)
     plan = LoopPlan(total, t.grad_accum, t.max_grad_norm, t.eval_every, t.checkpoint_every)
     return Training(state, plan, techniques)
@@ -116,16 +143,22 @@ def standard_handlers(
     has_validation: bool,
     elapsed: Callable[[], dict],
     live: bool | None,
+    main_process: bool = True,
 ) -> list[Any]:
     """Techniques first (they may change state), then the callbacks that observe it.
 
     The best-model keeper comes first among callbacks so that the others see this
-    evaluation's verdict (best so far or not).
+    evaluation's verdict (best so far or not). In a multi-process run only the main process
+    prints, logs and writes files; every process tracks the best metric so that early
+    stopping stops them all at the same step.
     """
     handlers: list[Any] = list(training.techniques)
     if has_validation:
         best = run_dir / "checkpoints" / "best" / "model.safetensors"
-        handlers.append(BestModelKeeper(best, cfg.eval.metric, cfg.train.early_stopping_patience))
+        patience = cfg.train.early_stopping_patience
+        handlers.append(BestModelKeeper(best, cfg.eval.metric, patience, save=main_process))
+    if not main_process:
+        return handlers
     handlers += [
         Progress(cfg.train.log_every, live=live),
         MetricsLog(run_dir / "metrics.jsonl", cfg.train.log_every),
@@ -134,9 +167,20 @@ def standard_handlers(
     return handlers
 
 
-def export_model(model: torch.nn.Module, techniques: list[Any]) -> torch.nn.Module:
-    """What gets tested and saved: each technique may swap weights in or merge adapters."""
-    for technique in techniques:
+def export_model(
+    model: torch.nn.Module, techniques: list[Any], restored_best: bool = False
+) -> torch.nn.Module:
+    """What gets tested and saved: each technique may swap weights in or merge adapters.
+
+    With `restored_best`, the model already holds the best validation weights, which were
+    saved while weight-averaging techniques (`replaces_weights`) had their average swapped in:
+    those are skipped.
+    """
+    # Techniques that replace the model's structure (LoRA merging its adapters) go last, so
+    # that the others (EMA copying weights in) still see the structure they trained.
+    for technique in sorted(techniques, key=lambda t: getattr(t, "export_last", False)):
+        if restored_best and getattr(technique, "replaces_weights", False):
+            continue
         model = technique.export_model(model)
     return model
 

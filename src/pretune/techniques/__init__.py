@@ -3,8 +3,37 @@
 Importing this package registers every technique in `TECHNIQUES`.
 """
 
-from pretune.techniques import ema, freeze
+from pretune.techniques import (
+    adversarial,
+    augment,
+    ema,
+    freeze,
+    gradual_unfreeze,
+    l1,
+    layerwise_lr,
+    lora,
+    max_norm,
+    mixup,
+    rdrop,
+    swa,
+)
 from pretune.techniques.base import Technique
 from pretune.techniques.registry import TECHNIQUES, build_techniques
 
-__all__ = ["TECHNIQUES", "Technique", "build_techniques", "ema", "freeze"]
+__all__ = [
+    "TECHNIQUES",
+    "Technique",
+    "adversarial",
+    "augment",
+    "build_techniques",
+    "ema",
+    "freeze",
+    "gradual_unfreeze",
+    "l1",
+    "layerwise_lr",
+    "lora",
+    "max_norm",
+    "mixup",
+    "rdrop",
+    "swa",
+]

@@ -39,12 +39,15 @@ class Technique:
         freezes_params: makes some parameters untrainable.
         changes_loss: replaces the task's loss (two such techniques compose by wrapping).
         needs_teacher: requires a teacher model.
+        replaces_weights: `export_model` swaps in weights of its own (EMA, SWA); skipped when
+            the recipe restores the best validation weights, which already include them.
     """
 
     name: str = ""
     freezes_params: bool = False
     changes_loss: bool = False
     needs_teacher: bool = False
+    replaces_weights: bool = False
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
         return model

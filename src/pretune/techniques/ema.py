@@ -1,7 +1,7 @@
 """EMA: keep an exponential moving average of the weights and export it.
 
 Averaged weights generalise better than the last iterate, especially with a high LR or noisy
-labels; the average is what gets evaluated at the end and saved.
+labels; the average is what gets evaluated and what is saved at the end (see averaging.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from pretune.techniques.base import Technique
+from pretune.techniques.averaging import WeightAveraging, trainable_params
 from pretune.techniques.registry import TECHNIQUES
 
 __all__ = ["EMA", "ema_update"]
@@ -23,7 +23,7 @@ def ema_update(average: list[torch.Tensor], params: list[torch.Tensor], decay: f
 
 
 @TECHNIQUES.register("ema", "exponential moving average of the weights, exported at the end")
-class EMA(Technique):
+class EMA(WeightAveraging):
     """Args:
     decay: weight of the running average per step (0.999: an average over ~1000 steps).
     warmup_steps: copy the weights (no averaging) for the first steps, when they move fast.
@@ -34,27 +34,17 @@ class EMA(Technique):
     def __init__(self, decay: float = 0.999, warmup_steps: int = 0) -> None:
         if not 0.0 < decay < 1.0:
             raise ValueError(f"decay must be in (0, 1), got {decay}")
+        super().__init__()
         self.decay = decay
         self.warmup_steps = warmup_steps
-        self.average: list[torch.Tensor] | None = None
-
-    def _params(self, model: torch.nn.Module) -> list[torch.Tensor]:
-        return [p for p in getattr(model, "module", model).parameters() if p.requires_grad]
 
     def fit_start(self, state: Any) -> None:
         if self.average is None:  # not restored from a checkpoint
-            self.average = [p.detach().clone() for p in self._params(state.model)]
+            self.average = [p.detach().clone() for p in trainable_params(state.model)]
 
     def after_step(self, state: Any) -> None:
         decay = 0.0 if state.step <= self.warmup_steps else self.decay
-        ema_update(self.average, self._params(state.model), decay)
-
-    def export_model(self, model: torch.nn.Module) -> torch.nn.Module:
-        if self.average is not None:
-            with torch.no_grad():
-                for param, avg in zip(self._params(model), self.average, strict=True):
-                    param.copy_(avg)
-        return model
+        ema_update(self.average, trainable_params(state.model), decay)
 
     def state_dict(self) -> dict[str, Any]:
         return {"average": self.average or []}

@@ -149,10 +149,13 @@ class BestModelKeeper:
     """Tracks the best validation metric, saves those weights, and stops after `patience`
     evaluations without improvement (when patience is set)."""
 
-    def __init__(self, path: Path, metric: str, patience: int | None = None) -> None:
+    def __init__(
+        self, path: Path, metric: str, patience: int | None = None, save: bool = True
+    ) -> None:
         self.path = path
         self.metric = metric
         self.patience = patience
+        self.save = save  # False on the non-main processes of a multi-process run
 
     def eval_end(self, state: State) -> None:
         value = state.eval_metrics.get(self.metric)
@@ -164,7 +167,8 @@ class BestModelKeeper:
         if state.best_metric is None or value > state.best_metric:
             state.best_metric, state.best_step = float(value), state.step
             state.evals_without_improvement = 0
-            save_model_state(self.path, _unwrap(state.model).state_dict())
+            if self.save:
+                save_model_state(self.path, _unwrap(state.model).state_dict())
         else:
             state.evals_without_improvement += 1
             if self.patience is not None and state.evals_without_improvement >= self.patience:

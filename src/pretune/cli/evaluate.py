@@ -1,0 +1,119 @@
+"""`pretune evaluate RUN [data=SOURCE] [name=..] [calibrate=true] [export=..] [human=..]
+[attack=fgsm|pgd]`."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from pretune.errors import ConfigError
+
+__all__ = ["parse_options", "print_evaluation", "register"]
+
+_HELP = """options (key=value):
+  data=SOURCE          labelled source to evaluate on (default: the run's own test split)
+  text_column=NAME     its text column      label_column=NAME   its label column
+  name=NAME            eval/<name>/ folder (default: test, or the source's name)
+  calibrate=true       fit a temperature on the run's validation split; ECE before and after
+  export=review.csv    write a random sample of predictions for people to label (sample=100)
+  human=review.csv     read the labelled review file back: agreement with the model
+  attack=fgsm|pgd      accuracy under an adversarial attack (epsilon=0.01, steps=5)
+  batch_size=64"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "evaluate",
+        help="evaluate a finished run on its test split or any labelled source",
+        description="Evaluate a finished run: metrics, calibration, error analysis.",
+        epilog=_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run", type=Path, help="a finished run folder")
+    parser.add_argument("options", nargs="*", help="key=value options (see below)")
+    parser.set_defaults(handler=run)
+
+
+def _convert(key: str, raw: str, default: Any) -> Any:
+    if key in ("export", "human"):
+        return Path(raw)
+    if isinstance(default, bool):
+        if raw.lower() not in ("true", "false"):
+            raise ConfigError(f"{key}={raw}: use true or false")
+        return raw.lower() == "true"
+    for kind in (int, float):
+        if isinstance(default, kind):
+            try:
+                return kind(raw)
+            except ValueError:
+                raise ConfigError(f"{key}={raw}: expected a {kind.__name__}") from None
+    return raw
+
+
+def parse_options(items: list[str]):  # -> EvalOptions
+    """`["data=x.csv", "calibrate=true"]` -> EvalOptions; unknown keys name the closest one."""
+    from pretune.recipes.evaluate import EvalOptions
+
+    defaults = EvalOptions()
+    known = {f.name for f in fields(EvalOptions)}
+    values: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"'{item}' is not key=value (e.g. data=reviews.csv)")
+        key, raw = item.split("=", 1)
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"unknown evaluate option '{key}'{hint}; options: {sorted(known)}")
+        values[key] = _convert(key, raw, getattr(defaults, key))
+    if values.get("attack") not in (None, "fgsm", "pgd"):
+        raise ConfigError(f"attack={values['attack']}: choose fgsm or pgd")
+    return EvalOptions(**values)
+
+
+def print_evaluation(result: dict[str, Any]) -> None:
+    """The headline numbers as a table, then where the files are."""
+    from rich.console import Console
+    from rich.table import Table
+
+    m, cal = result["metrics"], result["calibration"]
+    table = Table(title=f"{result['run']} on {result['data']} ({result['count']} examples)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("accuracy", "macro_f1", "mcc", "roc_auc_macro", "pr_auc_macro", "log_loss"):
+        if m.get(key) is not None:
+            table.add_row(key, f"{m[key]:.4f}")
+    table.add_row("ECE", f"{cal['ece']:.4f}")
+    if cal["temperature"] is not None:
+        table.add_row("temperature", f"{cal['temperature']:.3f}")
+        table.add_row("ECE after temperature", f"{cal['ece_after']:.4f}")
+    if result["skipped_rows"]:
+        table.add_row("rows with unknown labels (skipped)", str(result["skipped_rows"]))
+    human = result.get("human")
+    if human:
+        table.add_row("reviewed by people", str(human["reviewed"]))
+        if human["model_human_agreement"] is not None:
+            table.add_row("model-human agreement", f"{human['model_human_agreement']:.4f}")
+            table.add_row("Cohen's kappa", f"{human['kappa']:.4f}")
+    attack = result.get("attack")
+    if isinstance(attack, dict):
+        for key, value in attack.items():
+            if isinstance(value, float):
+                table.add_row(f"attack {key}", f"{value:.4f}")
+            elif isinstance(value, int | str):
+                table.add_row(f"attack {key}", str(value))
+    console = Console()
+    console.print(table)
+    console.print(f"wrote {result['eval_dir']}/metrics.json and predictions.jsonl")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pretune.cli.common import log_line
+    from pretune.recipes.evaluate import evaluate_run
+
+    result = evaluate_run(args.run, parse_options(args.options), log=log_line)
+    print_evaluation(result)
+    return 0

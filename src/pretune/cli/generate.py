@@ -1,0 +1,35 @@
+"""`pretune generate RUN "prompt" [max_new_tokens=50 temperature=1.0 top_k=50 top_p=1.0 seed=0]`."""
+
+from __future__ import annotations
+
+import argparse
+
+from pretune.errors import ConfigError
+
+__all__ = ["register"]
+
+_OPTIONS = {"max_new_tokens": int, "temperature": float, "top_k": int, "top_p": float, "seed": int}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("generate", help="sample text from a causal-LM (clm) run")
+    parser.add_argument("run", help="a `pretune pretrain objective=clm` run folder")
+    parser.add_argument("prompt", help="text to continue")
+    parser.add_argument("options", nargs="*", help=f"key=value: {', '.join(_OPTIONS)}")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pretune.recipes.generate import generate_text
+
+    options = {}
+    for item in args.options:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in _OPTIONS:
+            raise ConfigError(f"unknown generate option '{item}'; options: {', '.join(_OPTIONS)}")
+        try:
+            options[key] = _OPTIONS[key](raw)
+        except ValueError:
+            raise ConfigError(f"generate option {key}={raw!r} is not a number") from None
+    print(generate_text(args.run, args.prompt, **options))
+    return 0

@@ -1,0 +1,66 @@
+"""`pretune lr-find [config.yaml] [key=value ...] [min_lr=1e-7] [max_lr=1] [steps=100]`."""
+
+from __future__ import annotations
+
+import argparse
+
+from pretune.cli.common import log_line, split_config_and_overrides
+from pretune.errors import ConfigError
+
+__all__ = ["SWEEP_KEYS", "register", "split_sweep_options"]
+
+SWEEP_KEYS = {"min_lr": float, "max_lr": float, "steps": int, "find_batch_size": int}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    help_text = "sweep the learning rate, plot loss vs LR and suggest a value"
+    parser = sub.add_parser(
+        "lr-find",
+        help=help_text,
+        description=f"{help_text}. Writes runs/<name>/lr_find.png and lr_find.json.",
+    )
+    parser.add_argument(
+        "args",
+        nargs="*",
+        help="config.yaml, key=value overrides, and min_lr=1e-7 max_lr=1 steps=100; "
+        "find_batch_size=N first finds the largest batch size <= N that fits in memory",
+    )
+    parser.set_defaults(handler=run)
+
+
+def split_sweep_options(overrides: list[str]) -> tuple[dict[str, float | int], list[str]]:
+    """Pull `min_lr=`, `max_lr=`, `steps=` out of the overrides (the rest are config keys)."""
+    options: dict[str, float | int] = {}
+    rest = []
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key in SWEEP_KEYS:
+            try:
+                options[key] = SWEEP_KEYS[key](float(value))
+            except ValueError:
+                raise ConfigError(f"lr-find {key}={value!r} is not a number") from None
+        else:
+            rest.append(item)
+    return options, rest
+
+
+def run(args: argparse.Namespace) -> int:
+    from pretune.config import load_config
+    from pretune.recipes.catalog import recipe_spec
+    from pretune.recipes.lr_find import run_lr_find
+
+    config_path, overrides = split_config_and_overrides(args.args)
+    options, overrides = split_sweep_options(overrides)
+    spec = recipe_spec("finetune")
+    cfg = load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema)
+    result = run_lr_find(cfg, log=log_line, **options)  # type: ignore[arg-type]
+    suggested = result["suggested_lr"]
+    if suggested is None:
+        print("no LR where the loss falls: widen the range (min_lr lower, max_lr higher)")
+    else:
+        print(f"suggested lr: {suggested:.2e}  (train.lr={suggested:.1e})")
+    print(f"loss was lowest at lr {result['min_loss_lr']:.2e}; use about a tenth of that at most")
+    if "find_batch_size" in options:
+        print(f"largest batch size that fits: {result['batch_size']} (train.batch_size)")
+    print(f"plot: {result['run_dir']}/lr_find.png")
+    return 0

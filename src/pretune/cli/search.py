@@ -1,0 +1,108 @@
+"""`pretune search [config.yaml] [key=value ...] space=SPACE.yaml trials=N [sampler=...]`.
+
+Search-only settings (space, trials, sampler, pruner, storage, workers) are given like overrides;
+everything else is the fine-tuning config every trial starts from. `name=` names the search
+folder `<output_dir>/<name>/` (trials go in `trial-<n>/` inside it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pretune.cli.common import log_line, split_config_and_overrides
+from pretune.errors import ConfigError
+
+__all__ = ["register", "split_search_args"]
+
+# `worker` is set by `workers=N` for its child processes: it offsets the sampler seed so that
+# workers do not all propose the same parameters.
+SEARCH_KEYS = {"space", "trials", "sampler", "pruner", "storage", "workers", "worker"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    text = "hyper-parameter search: many fine-tuning runs, chosen by Optuna"
+    parser = sub.add_parser("search", help=text, description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument(
+        "args", nargs="*",
+        help="config.yaml, key=value overrides and space=, trials=, sampler=tpe|random|grid|"
+        "cmaes, pruner=median|halving|none, storage=URL, workers=N",
+    )  # fmt: skip
+    parser.set_defaults(handler=run)
+
+
+def split_search_args(items: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Pull the search settings out of the argument list; the rest are config arguments."""
+    settings, rest = {}, []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if sep and key in SEARCH_KEYS:
+            settings[key] = value
+        else:
+            rest.append(item)
+    return settings, rest
+
+
+def _int(settings: dict[str, str], key: str, default: int) -> int:
+    try:
+        return int(settings.get(key, default))
+    except ValueError:
+        raise ConfigError(f"{key}={settings[key]} must be a whole number") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from pretune.config import load_config
+    from pretune.hpo.results import write_results
+    from pretune.hpo.space import load_space
+    from pretune.hpo.study import PRUNERS, SAMPLERS, SearchSpec, open_study, run_search
+    from pretune.recipes.catalog import recipe_spec
+
+    settings, rest = split_search_args(list(args.args))
+    if "space" not in settings:
+        raise ConfigError("pretune search needs space=<space.yaml> (see docs/search.md)")
+    config_path, overrides = split_config_and_overrides(rest)
+    recipe = recipe_spec("finetune")
+    base = load_config(config_path, overrides, defaults=recipe.defaults, schema=recipe.schema)
+    sampler, pruner = settings.get("sampler", "tpe"), settings.get("pruner", "median")
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"sampler={sampler} unknown; choose from {', '.join(SAMPLERS)}")
+    if pruner not in PRUNERS:
+        raise ConfigError(f"pruner={pruner} unknown; choose from {', '.join(PRUNERS)}")
+    name = base.name or f"search-{time.strftime('%Y%m%d-%H%M%S')}"
+    spec = SearchSpec(
+        search_dir=Path(base.output_dir) / name,
+        space=load_space(settings["space"], recipe.schema),
+        trials=_int(settings, "trials", 10),
+        sampler=sampler,
+        pruner=pruner,
+        storage=settings.get("storage"),
+        seed=base.seed + _int(settings, "worker", 0),
+    )
+    workers = _int(settings, "workers", 1)
+    if workers > 1:
+        open_study(spec)  # create it once, before the workers race to
+        argv = [a for a in args.args if not a.startswith(("workers=", "name="))]
+        cmd = [sys.executable, "-m", "pretune", "search", *argv, f"name={name}", "workers=1"]
+        procs = [subprocess.Popen([*cmd, f"worker={i}"]) for i in range(workers)]
+        codes = [p.wait() for p in procs]
+        if any(codes):
+            log_line(f"warning: worker exit codes {codes}")
+        study = open_study(spec)
+    else:
+        study = run_search(base, spec, log=log_line)
+    written = write_results(study, base, spec.search_dir)
+    print(written["table"])
+    if written["importances"]:
+        print(
+            "importances: " + ", ".join(f"{k} {v:.3f}" for k, v in written["importances"].items())
+        )
+    if written["best"] is not None:
+        best = study.best_trial
+        print(f"best: trial {best.number}, {base.eval.metric}={best.value:.4f}")
+        print(f"ready to run: pretune finetune {spec.search_dir / 'best.yaml'}")
+    print(f"search report: {spec.search_dir / 'search.html'}")
+    return 0

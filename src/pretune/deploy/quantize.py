@@ -1,0 +1,104 @@
+"""Dynamic int8 quantisation for CPU inference: Linear weights stored as int8, activations
+quantised on the fly per batch. No calibration data is needed; embeddings and LayerNorm stay float.
+
+The saved folder is the float model plus `quantization.json`: re-quantising on load is
+deterministic, so it reproduces the int8 model exactly while staying safetensors (no pickled
+packed weights) and loadable by plain transformers as the float model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pretune.deploy.runs import (
+    QUANTIZATION_FILE,
+    accuracy,
+    check_output,
+    load_run_model,
+    load_test_split,
+    measure_speed,
+    model_bytes,
+    run_config_path,
+)
+
+__all__ = ["quantize_model", "quantize_run"]
+
+
+def quantize_model(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of `model` with every nn.Linear dynamically quantised to int8 (CPU only)."""
+    import copy
+
+    from torch.ao.quantization import quantize_dynamic
+
+    # quantize_dynamic needs a quantised-kernel engine; fbgemm (x86) or qnnpack (ARM).
+    engines = torch.backends.quantized.supported_engines
+    if torch.backends.quantized.engine == "none" or torch.backends.quantized.engine not in engines:
+        torch.backends.quantized.engine = "fbgemm" if "fbgemm" in engines else engines[0]
+    with warnings.catch_warnings():
+        # torch 2.13 announces the deprecation of quantised dtypes on every call (torchao is
+        # the successor); docs/deploy.md says so once instead of every run.
+        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
+        model = copy.deepcopy(model).eval()
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def _save(model_dir: Path, run_config: Path | None, output: Path) -> None:
+    tmp = output.with_name(f".{output.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(model_dir, tmp)
+    if run_config is not None:  # max_length and the test split travel with the folder
+        shutil.copy(run_config, tmp / "config.yaml")
+    info = {"scheme": "dynamic", "dtype": "qint8", "modules": ["Linear"], "source": str(model_dir)}
+    (tmp / QUANTIZATION_FILE).write_text(json.dumps(info, indent=2) + "\n")
+    shutil.rmtree(output, ignore_errors=True)
+    tmp.replace(output)
+
+
+def quantize_run(
+    run: Path,
+    output: Path | None = None,
+    *,
+    batch_size: int = 32,
+    repeats: int = 3,
+    max_examples: int | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Quantise a run's model, save it to `output` and compare it with the float model.
+
+    Args:
+        run: a finished run folder.
+        output: where the int8 model folder goes (default: `<run>/model-int8`).
+        batch_size: batch size of the accuracy and speed measurement.
+        repeats: speed is the best of this many passes over the test split.
+        max_examples: measure on the first N test rows only (None: all).
+        threads: torch intra-op threads during the measurement (None: leave as is).
+
+    Returns:
+        A report: accuracy and examples/s of both models, their sizes and the output folder.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    rm = load_run_model(run)
+    output = check_output(Path(output or Path(run) / "model-int8"), Path(run))
+    quantized = quantize_model(rm.model)
+    split = load_test_split(rm, max_examples)
+    report: dict[str, Any] = {"output": str(output), "test_examples": len(split)}
+    for name, model in (("float32", rm.model), ("int8", quantized)):
+        report[name] = {
+            "accuracy": accuracy(model, split, batch_size),
+            "examples_per_s": measure_speed(model, split, batch_size, repeats),
+            "bytes": model_bytes(model),
+        }
+    report["accuracy_change"] = report["int8"]["accuracy"] - report["float32"]["accuracy"]
+    report["speedup"] = report["int8"]["examples_per_s"] / report["float32"]["examples_per_s"]
+    report["size_ratio"] = report["int8"]["bytes"] / report["float32"]["bytes"]
+    report["threads"] = torch.get_num_threads()
+    _save(rm.model_dir, run_config_path(rm.run_dir, rm.model_dir), output)
+    (output / "quantize_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report

@@ -1,0 +1,127 @@
+"""Model size presets for pre-training from scratch, and loading LM checkpoints to continue.
+
+Sizes follow Turc et al. 2019 ("Well-read students learn better"), the BERT-tiny/mini/small
+family; the same shapes are used for GPT-2 style causal models.
+
+    preset  layers  hidden  heads  feed-forward
+    tiny         2     128      2           512
+    mini         4     256      4          1024
+    small        4     512      8          2048
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pretune.errors import ConfigError
+from pretune.registry import Registry
+
+__all__ = ["PRESETS", "build_lm", "lm_auto_class", "load_lm"]
+
+PRESETS: Registry[dict[str, int]] = Registry("model preset")
+
+
+@PRESETS.register("tiny", "2 layers, 128 hidden, 2 heads (1.5M parameters with an 8000 vocabulary)")
+def _tiny() -> dict[str, int]:
+    return {"layers": 2, "hidden": 128, "heads": 2, "ffn": 512}
+
+
+@PRESETS.register("mini", "4 layers, 256 hidden, 4 heads (5.3M parameters with an 8000 vocabulary)")
+def _mini() -> dict[str, int]:
+    return {"layers": 4, "hidden": 256, "heads": 4, "ffn": 1024}
+
+
+@PRESETS.register("small", "4 layers, 512 hidden, 8 heads (17M parameters with an 8000 vocabulary)")
+def _small() -> dict[str, int]:
+    return {"layers": 4, "hidden": 512, "heads": 8, "ffn": 2048}
+
+
+def lm_config(preset: str, objective: str, tokenizer: Any, max_length: int) -> Any:
+    """A BertConfig (mlm) or GPT2Config (clm) of `preset`'s size for `tokenizer`'s vocabulary."""
+    from transformers import BertConfig, GPT2Config
+
+    size = PRESETS.create(preset)
+    if objective == "mlm":
+        return BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=size["hidden"],
+            num_hidden_layers=size["layers"],
+            num_attention_heads=size["heads"],
+            intermediate_size=size["ffn"],
+            max_position_embeddings=max_length,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
+    return GPT2Config(
+        vocab_size=len(tokenizer),
+        n_embd=size["hidden"],
+        n_layer=size["layers"],
+        n_head=size["heads"],
+        n_inner=size["ffn"],
+        n_positions=max_length,
+        bos_token_id=eos,
+        eos_token_id=eos,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+def lm_auto_class(objective: str) -> Any:
+    """AutoModelForMaskedLM (mlm) or AutoModelForCausalLM (clm)."""
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
+
+    return AutoModelForMaskedLM if objective == "mlm" else AutoModelForCausalLM
+
+
+def build_lm(preset: str, objective: str, tokenizer: Any, max_length: int) -> Any:
+    """A randomly initialised masked (BERT) or causal (GPT-2) LM of size `preset`."""
+    config = lm_config(preset, objective, tokenizer, max_length)
+    return lm_auto_class(objective).from_config(config, attn_implementation="sdpa")
+
+
+def load_lm(path: Path, objective: str, tokenizer: Any, max_length: int, log: Any = None) -> Any:
+    """A checkpoint loaded as a masked/causal LM to continue pre-training it.
+
+    Raises:
+        ConfigError: the architecture has no masked/causal LM form, the tokenizer's vocabulary
+            does not fit the model's embeddings, or max_length exceeds its positions.
+    """
+    from transformers import AutoConfig
+
+    from pretune.models.load import _quiet_transformers
+
+    _quiet_transformers()
+    config = AutoConfig.from_pretrained(str(path))
+    kind = "masked" if objective == "mlm" else "causal"
+    vocab = getattr(config, "vocab_size", None)
+    if vocab is not None and len(tokenizer) > vocab:
+        raise ConfigError(
+            f"vocabulary mismatch: the tokenizer has {len(tokenizer)} tokens but the model at "
+            f"{path} has {vocab} embeddings; continue with the checkpoint's own tokenizer "
+            "(leave pretrain.tokenizer unset) or pre-train from a preset"
+        )
+    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    if limit is not None and max_length > limit:
+        raise ConfigError(
+            f"model.max_length={max_length} exceeds the model's {limit} positions ({path}); "
+            f"set model.max_length={limit} or less"
+        )
+    try:
+        model, info = lm_auto_class(objective).from_pretrained(
+            str(path), attn_implementation="sdpa", output_loading_info=True
+        )
+    except (ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0][:200]
+        raise ConfigError(
+            f"model.init_from={path}: a {config.model_type} checkpoint cannot be loaded as a "
+            f"{kind} language model ({first}); use objective="
+            f"{'clm' if objective == 'mlm' else 'mlm'} or another checkpoint"
+        ) from None
+    missing = info.get("missing_keys") or []
+    if missing and log is not None:
+        # e.g. a sentence-embedding checkpoint (MiniLM) has an encoder but no LM head.
+        log(
+            f"note: {path} has no trained {kind}-LM head ({len(missing)} tensors such as "
+            f"{sorted(missing)[0]} are newly initialised); the first steps train it"
+        )
+    return model

@@ -1,0 +1,71 @@
+"""Sample text from a causal-LM run (`pretune generate RUN "prompt"`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from pretune.errors import ConfigError
+from pretune.models.load import load_tokenizer, resolve_model_path
+
+__all__ = ["generate_text"]
+
+
+def generate_text(
+    run: str | Path,
+    prompt: str,
+    *,
+    max_new_tokens: int = 50,
+    temperature: float = 1.0,
+    top_k: int = 50,
+    top_p: float = 1.0,
+    seed: int = 0,
+) -> str:
+    """Continue `prompt` with the causal LM of `run` (a run folder or a checkpoint folder).
+
+    `temperature=0` decodes greedily; otherwise tokens are sampled from the top-k / top-p
+    (nucleus) filtered distribution, reproducibly for a given `seed`.
+
+    Raises:
+        ConfigError: the model is not a causal LM (e.g. a masked-LM run) or a bad setting.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    if max_new_tokens < 1 or temperature < 0 or top_k < 0 or not 0 < top_p <= 1:
+        raise ConfigError("need max_new_tokens >= 1, temperature >= 0, top_k >= 0, 0 < top_p <= 1")
+    path = resolve_model_path(str(run))
+    tokenizer = load_tokenizer(path)
+    config = AutoConfig.from_pretrained(str(path))
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(path))
+    except ValueError:
+        raise ConfigError(
+            f"{run} holds a {config.model_type} model that is not a causal LM; generate needs a "
+            "run of `pretune pretrain objective=clm`"
+        ) from None
+    if config.architectures and not any(
+        "CausalLM" in a or "LMHead" in a for a in config.architectures
+    ):
+        raise ConfigError(
+            f"{run} holds a {config.architectures[0]}, not a causal LM; generate needs a run of "
+            "`pretune pretrain objective=clm`"
+        )
+    model.eval()
+    ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    if ids.shape[1] == 0:  # an empty prompt starts from the document separator
+        start = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+        ids = torch.tensor([[start]])
+    torch.manual_seed(seed)
+    sample = temperature > 0
+    options = {"temperature": temperature, "top_k": top_k, "top_p": top_p} if sample else {}
+    with torch.inference_mode():
+        out = model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=max_new_tokens,
+            do_sample=sample,
+            pad_token_id=tokenizer.pad_token_id,
+            **options,
+        )
+    return prompt + tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
