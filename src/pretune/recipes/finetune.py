@@ -150,10 +150,9 @@ def encode_splits(tokenizer: Any, data: PreparedData, max_length: int) -> dict[s
     """Tokenize every split with its labels as ids in `data.label_names` order."""
     encoded = {}
     for key, dataset in data.splits.items():
-        labels = encode_labels(dataset["label"], data.label_names, f"{key} split")
-        encoded[key] = encode_split(
-            tokenizer, dataset["text"], max_length=max_length, labels=labels
-        )
+        labels = encode_labels(_column(dataset, "label"), data.label_names, f"{key} split")
+        texts = _column(dataset, "text")
+        encoded[key] = encode_split(tokenizer, texts, max_length=max_length, labels=labels)
     return encoded
 
 
