@@ -199,6 +199,21 @@ class TrainConfig(_Section):
     num_threads: int | None = Field(
         None, ge=1, description="CPU threads for PyTorch (null: PyTorch's default)."
     )
+    distributed: Literal["ddp", "fsdp"] = Field(
+        "ddp",
+        description="With several processes: ddp (a full model copy on each) or fsdp "
+        "(parameters, gradients and optimizer state sharded; for models too big for one device).",
+    )
+    fsdp_reshard_after_forward: bool = Field(
+        True,
+        description="fsdp: free gathered parameters after forward (least memory); false keeps "
+        "them until backward (less communication, ZeRO-2 like).",
+    )
+    fsdp_wrap: list[str] = Field(
+        default_factory=list,
+        description="fsdp: layer classes sharded as one unit each, e.g. [BertLayer] "
+        "(empty: the model's own _no_split_modules).",
+    )
 
     @model_validator(mode="after")
     def _check_params(self) -> TrainConfig:
@@ -433,12 +448,27 @@ def load_config(
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path} must hold a mapping of sections (data:, model:, train:)")
         data = _merge(data, loaded)
-    schema = schema or RunConfig
+    schema = schema or _schema_for(data)
     data = apply_overrides(data, overrides or [], schema)
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, origin, schema)) from None
+
+
+def _schema_for(data: dict[str, Any]) -> type[RunConfig]:
+    """RunConfig, or the recipe schema whose own sections (`distill:`, `pretrain:`) a run's
+    config.yaml holds, so that any command reading a run's config (predict, evaluate,
+    explain) accepts the runs of every recipe."""
+    extra = set(data) - set(RunConfig.model_fields)
+    if not extra:
+        return RunConfig
+    from pretune.recipes.catalog import RECIPES  # the catalog imports this module
+
+    for spec in RECIPES.values():
+        if spec.schema is not RunConfig and extra <= set(spec.schema.model_fields):
+            return spec.schema
+    return RunConfig
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,8 @@ def test_search_needs_space_and_known_sampler(tmp_path, capsys):
     assert "sampler=bayes" in capsys.readouterr().err
     assert main(["search", f"space={space}", "trials=many"]) == 2
     assert "trials=many" in capsys.readouterr().err
+    assert main(["search", f"space={space}", "startup=0", f"output_dir={tmp_path}"]) == 2
+    assert "startup=0" in capsys.readouterr().err
 
 
 def test_explain_errors(tmp_path, capsys):

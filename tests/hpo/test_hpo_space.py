@@ -94,3 +94,17 @@ def test_grid_needs_steps_for_floats():
     assert grid_space(space) == {"train.batch_size": [8, 16], "train.epochs": [1, 2]}
     with pytest.raises(ConfigError, match=r"train\.lr"):
         grid_space(parse_space({"train.lr": {"type": "float", "low": 0.1, "high": 0.2}}))
+
+
+def test_tpe_startup_trials_follow_the_budget():
+    from pretune.hpo.study import default_startup_trials, make_sampler
+
+    # Optuna's fixed 10 random trials would leave TPE nothing to do on a 12-trial budget.
+    assert [default_startup_trials(n) for n in (4, 12, 16, 30, 100)] == [3, 4, 5, 10, 10]
+    sampler = make_sampler(
+        "tpe",
+        parse_space({"train.lr": {"type": "float", "low": 0.1, "high": 1.0}}),
+        seed=0,
+        startup=4,
+    )
+    assert sampler._n_startup_trials == 4

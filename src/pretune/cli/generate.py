@@ -1,4 +1,5 @@
-"""`pretune generate RUN "prompt" [max_new_tokens=50 temperature=1.0 top_k=50 top_p=1.0 seed=0]`."""
+"""`pretune generate RUN "prompt" [max_new_tokens=50 temperature=1.0 top_k=50 top_p=1.0 seed=0
+chat=0|1]`; chat (default: on when the run has a chat template, e.g. SFT) returns the reply."""
 
 from __future__ import annotations
 
@@ -8,12 +9,19 @@ from pretune.errors import ConfigError
 
 __all__ = ["register"]
 
-_OPTIONS = {"max_new_tokens": int, "temperature": float, "top_k": int, "top_p": float, "seed": int}
+_OPTIONS = {
+    "max_new_tokens": int,
+    "temperature": float,
+    "top_k": int,
+    "top_p": float,
+    "seed": int,
+    "chat": int,  # 1/0: force the chat template on/off (default: on when the run has one)
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("generate", help="sample text from a causal-LM (clm) run")
-    parser.add_argument("run", help="a `pretune pretrain objective=clm` run folder")
+    parser.add_argument("run", help="a causal-LM run folder (pretrain objective=clm, sft or rl)")
     parser.add_argument("prompt", help="text to continue")
     parser.add_argument("options", nargs="*", help=f"key=value: {', '.join(_OPTIONS)}")
     parser.set_defaults(handler=run)
@@ -31,5 +39,7 @@ def run(args: argparse.Namespace) -> int:
             options[key] = _OPTIONS[key](raw)
         except ValueError:
             raise ConfigError(f"generate option {key}={raw!r} is not a number") from None
+    if "chat" in options:
+        options["chat"] = bool(options["chat"])
     print(generate_text(args.run, args.prompt, **options))
     return 0

@@ -28,11 +28,19 @@ __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 COMMAND_MODULES = (
     "pretune.cli.pretrain",
     "pretune.cli.finetune",
+    "pretune.cli.images",
+    "pretune.cli.distill",
+    "pretune.cli.fewshot",
+    "pretune.cli.zeroshot",
+    "pretune.cli.metalearn",
+    "pretune.cli.multitask",
     "pretune.cli.predict",
     "pretune.cli.config_show",
     "pretune.cli.data_inspect",
     "pretune.cli.tokenizer",
     "pretune.cli.generate",
+    "pretune.cli.sft",
+    "pretune.cli.rl",
     "pretune.cli.evaluate",
     "pretune.cli.cv",
     "pretune.cli.report",
@@ -45,6 +53,8 @@ COMMAND_MODULES = (
     "pretune.cli.explain",
     "pretune.cli.ensemble",
     "pretune.cli.techniques",
+    "pretune.cli.ner",
+    "pretune.cli.qa",
 )
 
 

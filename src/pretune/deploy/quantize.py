@@ -18,11 +18,10 @@ import torch
 
 from pretune.deploy.runs import (
     QUANTIZATION_FILE,
-    accuracy,
     check_output,
+    compare_speed,
     load_run_model,
     load_test_split,
-    measure_speed,
     model_bytes,
     run_config_path,
 )
@@ -75,7 +74,8 @@ def quantize_run(
         run: a finished run folder.
         output: where the int8 model folder goes (default: `<run>/model-int8`).
         batch_size: batch size of the accuracy and speed measurement.
-        repeats: speed is the best of this many passes over the test split.
+        repeats: passes over the test split, both models interleaved batch by batch; speed is
+            the median pass.
         max_examples: measure on the first N test rows only (None: all).
         threads: torch intra-op threads during the measurement (None: leave as is).
 
@@ -89,14 +89,15 @@ def quantize_run(
     quantized = quantize_model(rm.model)
     split = load_test_split(rm, max_examples)
     report: dict[str, Any] = {"output": str(output), "test_examples": len(split)}
-    for name, model in (("float32", rm.model), ("int8", quantized)):
-        report[name] = {
-            "accuracy": accuracy(model, split, batch_size),
-            "examples_per_s": measure_speed(model, split, batch_size, repeats),
-            "bytes": model_bytes(model),
-        }
-    report["accuracy_change"] = report["int8"]["accuracy"] - report["float32"]["accuracy"]
-    report["speedup"] = report["int8"]["examples_per_s"] / report["float32"]["examples_per_s"]
+    models = {"float32": rm.model, "int8": quantized}
+    # Interleaved batch by batch, so a busy machine slows both alike (see compare_speed).
+    report.update(compare_speed(models, split, batch_size, repeats))
+    for name, model in models.items():
+        report[name]["bytes"] = model_bytes(model)
+    f32, i8 = report["float32"], report["int8"]
+    report["accuracy_change"] = i8["accuracy"] - f32["accuracy"]
+    report["speedup"] = i8["examples_per_s"] / f32["examples_per_s"]
+    report["speedup_cpu_time"] = i8["examples_per_cpu_s"] / f32["examples_per_cpu_s"]
     report["size_ratio"] = report["int8"]["bytes"] / report["float32"]["bytes"]
     report["threads"] = torch.get_num_threads()
     _save(rm.model_dir, run_config_path(rm.run_dir, rm.model_dir), output)

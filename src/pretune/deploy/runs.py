@@ -5,6 +5,7 @@ accuracy, speed and size on that split."""
 from __future__ import annotations
 
 import io
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ __all__ = [
     "RunModel",
     "accuracy",
     "check_output",
+    "compare_speed",
     "load_run_model",
     "load_test_split",
     "measure_speed",
@@ -133,6 +135,54 @@ def measure_speed(model: Any, split: EncodedSplit, batch_size: int = 32, repeats
         _forward_all(model, split, batch_size)
         best = min(best, time.perf_counter() - start)
     return len(split) / best
+
+
+def compare_speed(
+    models: dict[str, Any], split: EncodedSplit, batch_size: int = 32, repeats: int = 3
+) -> dict[str, Any]:
+    """Speed and accuracy of several models on the same split, measured fairly on a busy machine.
+
+    Timing each model in its own block of passes lets a change in the machine's load between
+    the blocks read as a speed difference. Here every batch runs through all models back to
+    back, the order reversed from batch to batch and from pass to pass, so they share the load
+    to within a second. Per model: the median over `repeats` passes of examples/s (wall clock)
+    and of examples per CPU second (this process only, the least disturbed by other jobs), the
+    per-pass rates, and the accuracy (the same in every pass).
+    """
+    names = list(models)
+    batches = inference_batches(split.lengths, batch_size)
+    with torch.inference_mode():  # first-call allocations and kernel choice: not timed
+        warm = split.load(batches[-1])
+        warm.pop("labels", None)
+        for name in names:
+            models[name](**warm)
+    passes = []
+    for repeat in range(repeats):
+        totals = {name: {"wall": 0.0, "cpu": 0.0, "correct": 0} for name in names}
+        with torch.inference_mode():
+            for number, indices in enumerate(batches):
+                batch = split.load(indices)
+                labels = batch.pop("labels", None)
+                for name in names if (number + repeat) % 2 == 0 else names[::-1]:
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    logits = models[name](**batch).logits
+                    totals[name]["wall"] += time.perf_counter() - wall
+                    totals[name]["cpu"] += time.process_time() - cpu
+                    if labels is not None:
+                        totals[name]["correct"] += int((logits.argmax(-1) == labels).sum())
+        passes.append(totals)
+    n = len(split)
+    report: dict[str, Any] = {}
+    for name in names:
+        wall = [n / max(p[name]["wall"], 1e-9) for p in passes]
+        cpu = [n / max(p[name]["cpu"], 1e-9) for p in passes]
+        report[name] = {
+            "accuracy": passes[0][name]["correct"] / max(n, 1),
+            "examples_per_s": statistics.median(wall),
+            "examples_per_cpu_s": statistics.median(cpu),
+            "examples_per_s_passes": [round(r, 3) for r in wall],
+        }
+    return report
 
 
 def model_bytes(model: Any) -> int:

@@ -4,6 +4,7 @@ Sizes follow Turc et al. 2019 ("Well-read students learn better"), the BERT-tiny
 family; the same shapes are used for GPT-2 style causal models.
 
     preset  layers  hidden  heads  feed-forward
+    nano         2      64      2           256   (not in Turc et al.: for tests and quick checks)
     tiny         2     128      2           512
     mini         4     256      4          1024
     small        4     512      8          2048
@@ -20,6 +21,11 @@ from pretune.registry import Registry
 __all__ = ["PRESETS", "build_lm", "lm_auto_class", "load_lm"]
 
 PRESETS: Registry[dict[str, int]] = Registry("model preset")
+
+
+@PRESETS.register("nano", "2 layers, 64 hidden, 2 heads (0.6M parameters with an 8000 vocabulary)")
+def _nano() -> dict[str, int]:
+    return {"layers": 2, "hidden": 64, "heads": 2, "ffn": 256}
 
 
 @PRESETS.register("tiny", "2 layers, 128 hidden, 2 heads (1.5M parameters with an 8000 vocabulary)")

@@ -33,11 +33,13 @@ from pretune.recipes.session import (
     build_training,
     export_model,
     make_accelerator,
+    prepare_model,
     prepare_techniques,
     resume_training,
     save_final_model,
     set_determinism,
     standard_handlers,
+    unwrap_for_export,
 )
 from pretune.report import try_write_report
 from pretune.runs import (
@@ -288,9 +290,9 @@ def _train_and_finish(
     extra_handlers: Sequence[Any] = (),
 ) -> dict[str, Any]:
     state = training.state
-    accelerator = make_accelerator(cfg)
-    state.model, state.optimizer = accelerator.prepare(state.model, state.optimizer)
-    bind_task_model(task, state.model)  # DDP-wrapped when several processes run
+    accelerator = make_accelerator(cfg, supports_fsdp=True)
+    state.model, state.optimizer = prepare_model(accelerator, state.model, state.optimizer, log=log)
+    bind_task_model(task, state.model)  # DDP-wrapped (or FSDP-sharded) with several processes
     train_data.rank, train_data.world_size = accelerator.process_index, accelerator.num_processes
     main_process = accelerator.is_main_process
     device = accelerator.device
@@ -313,7 +315,7 @@ def _train_and_finish(
     fit(state, task, train_data, training.plan, accelerator, handlers, evaluate)
     train_seconds = elapsed()["train_seconds"]
 
-    model = accelerator.unwrap_model(state.model)
+    model = unwrap_for_export(accelerator, state.model)  # FSDP: a collective
     if not main_process:  # the main process tests and saves; the others are done
         return {"run_dir": str(run_dir), "process_index": accelerator.process_index}
     bind_task_model(task, model)  # no collective calls from here on

@@ -21,11 +21,15 @@ def generate_text(
     top_k: int = 50,
     top_p: float = 1.0,
     seed: int = 0,
+    chat: bool | None = None,
 ) -> str:
     """Continue `prompt` with the causal LM of `run` (a run folder or a checkpoint folder).
 
     `temperature=0` decodes greedily; otherwise tokens are sampled from the top-k / top-p
     (nucleus) filtered distribution, reproducibly for a given `seed`.
+
+    `chat` formats the prompt as a user message with the tokenizer's chat template (set by
+    `pretune sft`) and returns only the reply; None: when the tokenizer has a template.
 
     Raises:
         ConfigError: the model is not a causal LM (e.g. a masked-LM run) or a bad setting.
@@ -49,10 +53,19 @@ def generate_text(
     ):
         raise ConfigError(
             f"{run} holds a {config.architectures[0]}, not a causal LM; generate needs a run of "
-            "`pretune pretrain objective=clm`"
+            "`pretune pretrain objective=clm` (or sft / rl)"
         )
     model.eval()
-    ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    if chat is None:
+        chat = bool(getattr(tokenizer, "chat_template", None))
+    if chat and not getattr(tokenizer, "chat_template", None):
+        raise ConfigError(f"{run} has no chat template; drop chat=1 (or fine-tune it with sft)")
+    text = prompt
+    if chat:
+        from pretune.tasks.sft import render_chat
+
+        text = render_chat(tokenizer, [{"role": "user", "content": prompt}], True)
+    ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
     if ids.shape[1] == 0:  # an empty prompt starts from the document separator
         start = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
         ids = torch.tensor([[start]])
@@ -68,4 +81,5 @@ def generate_text(
             pad_token_id=tokenizer.pad_token_id,
             **options,
         )
-    return prompt + tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+    reply = tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+    return reply.strip() if chat else prompt + reply

@@ -64,13 +64,24 @@ _EVAL_EPOCH = 1_000_000  # validation masks come from their own (fixed) random s
 # Data
 
 
-def _texts(cfg: PretrainConfig, source: str) -> Any:
-    dataset = load_source(
-        source,
-        text_column=cfg.data.text_column,
-        label_column=None,
-        encoding_errors=cfg.data.encoding_errors,
-    )
+def _texts(cfg: PretrainConfig, source: str, labels: bool = False) -> Any:
+    """The cleaned corpus; with `labels`, the label column too when the source has one."""
+    d = cfg.data
+
+    def load(label_column: str | None) -> Any:
+        return load_source(
+            source,
+            text_column=d.text_column,
+            label_column=label_column,
+            encoding_errors=d.encoding_errors,
+        )
+
+    try:
+        dataset = load(d.label_column if labels else None)
+    except DataError:
+        if not labels:
+            raise
+        dataset = load(None)  # unlabelled text: the test split is carved off unstratified
     if "text" not in dataset.column_names:
         raise DataError(f"data.source={source} has no text column; pre-training needs text")
     c = cfg.data.clean
@@ -80,7 +91,7 @@ def _texts(cfg: PretrainConfig, source: str) -> Any:
         dedupe=c.dedupe,
         min_chars=c.min_chars,
         max_chars=c.max_chars,
-        has_label=False,
+        has_label="label" in dataset.column_names,
         source_name=source,
     )
     if len(dataset) == 0:
@@ -89,12 +100,18 @@ def _texts(cfg: PretrainConfig, source: str) -> Any:
 
 
 def load_texts(cfg: PretrainConfig) -> dict[str, list[str]]:
-    """Train and validation texts (labels ignored); a DataError for an empty corpus."""
+    """Train and validation texts (labels ignored); a DataError for an empty corpus.
+
+    With `data.test_fraction > 0` the split is the one `pretune finetune` makes with the same
+    data settings and seed (labels loaded only to stratify it, as finetune does), and the test
+    split is dropped: pre-training never sees the articles such a fine-tuning run tests on.
+    """
     d = cfg.data
-    dataset = _texts(cfg, d.source)
+    hold_test = d.test_fraction > 0
+    dataset = _texts(cfg, d.source, labels=hold_test)
     val = 0.0 if d.validation_file else d.val_fraction
     splits = split_dataset(
-        dataset, val_fraction=val, test_fraction=0.0, seed=cfg.seed, stratify=False
+        dataset, val_fraction=val, test_fraction=d.test_fraction, seed=cfg.seed, stratify=hold_test
     )
     texts = {key: list(splits[key]["text"][:]) for key in ("train", "validation")}
     if d.validation_file:

@@ -29,7 +29,7 @@ class PretrainSection(BaseModel):
 
     preset: str | None = Field(
         None,
-        description="Model size from scratch: tiny, mini, small (null: tiny unless "
+        description="Model size from scratch: nano, tiny, mini, small (null: tiny unless "
         "model.init_from is set).",
     )
     tokenizer: str | None = Field(

@@ -1,7 +1,8 @@
 """`write_report(run_dir)`: render `runs/<name>/report.html`, one self-contained page.
 
 The page is the summary cards, then one section per entry of `sections.SECTIONS`. A section
-whose data is missing says so; a section that fails on unexpected data (a run from another
+whose data is missing says so; one that does not apply to this kind of run (returns None) is
+left out; a section that fails on unexpected data (a run from another
 version) shows a one-line note instead of taking the whole report down.
 """
 
@@ -45,7 +46,9 @@ def _header(run: RunData) -> str:
     )
 
 
-def _render_section(render: Callable[[RunData], str], run: RunData, title: str) -> str:
+def _render_section(
+    render: Callable[[RunData], str | None], run: RunData, title: str
+) -> str | None:
     try:
         return render(run)
     except Exception as exc:  # unexpected data from another version: lose one section only
@@ -61,9 +64,13 @@ def render_report(run: RunData) -> str:
             '<p class="warn">This run has no summary.json: it did not finish (or is still '
             "running). The report shows what metrics.jsonl and config.yaml hold so far.</p>"
         )
+    nav = []
     for anchor, title, render in SECTIONS:
-        body.append(section(anchor, title, _render_section(render, run, title)))
-    nav = [(anchor, title) for anchor, title, _ in SECTIONS]
+        html = _render_section(render, run, title)
+        if html is None:  # the section does not apply to this kind of run (RL, images)
+            continue
+        body.append(section(anchor, title, html))
+        nav.append((anchor, title))
     return page(f"pretune report: {run.name}", _header(run), nav, "".join(body))
 
 

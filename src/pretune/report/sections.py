@@ -30,6 +30,8 @@ from pretune.report.html import (
     table,
 )
 from pretune.report.run_data import RunData, dig, flatten, number, series
+from pretune.rl.report import rl_section
+from pretune.vision.report import robustness_section
 
 __all__ = ["SECTIONS", "TEST_METRICS", "summary_cards"]
 
@@ -45,6 +47,10 @@ TEST_METRICS = (
     ("pr_auc_macro", "PR-AUC (macro)", "max"),
     ("top2_accuracy", "top-2 accuracy", "max"),
     ("mcc", "Matthews correlation", "max"),
+    ("precision", "entity precision (NER)", "max"),
+    ("recall", "entity recall (NER)", "max"),
+    ("f1", "F1 (NER entities; QA, %)", "max"),
+    ("exact_match", "exact match (QA, %)", "max"),
     ("loss", "loss", "min"),
     ("log_loss", "log-loss", "min"),
     ("count", "examples", None),
@@ -271,7 +277,36 @@ def test_section(run: RunData) -> str:
     rows = [
         (label, test[key]) for key, label, _ in TEST_METRICS if number(test.get(key)) is not None
     ]
-    return row(table(["metric", "value"], rows) if rows else "", _confusion(run))
+    return row(table(["metric", "value"], rows) if rows else "", _confusion(run)) + _distillation(
+        run
+    )
+
+
+def _distillation(run: RunData) -> str:
+    """Student vs teacher, for a `pretune distill` run (summary["distillation"])."""
+    d = dig(run.summary, "distillation")
+    if not isinstance(d, dict) or not d:
+        return ""
+    both = ("student", "teacher")
+    rows = [
+        ("test accuracy", *(dig(d, "test", f"{k}_accuracy") for k in both)),
+        ("parameters", *(dig(d, "parameters", k) for k in both)),
+        ("size on disk (MB)", *(dig(d, "disk_mb", k) for k in both)),
+        ("layers", *(dig(d, "layers", k) for k in both)),
+        ("inference (examples/s)", *(dig(d, "speed", f"{k}_examples_per_s") for k in both)),
+    ]
+    retained, agreement = number(dig(d, "test", "retained")), number(dig(d, "test", "agreement"))
+    speedup = number(dig(d, "speed", "speedup"))
+    if retained is None or agreement is None or speedup is None:
+        return "<h3>Student vs teacher</h3>" + table(["", "student", "teacher"], rows)
+    note = (
+        f"<p>The student keeps {retained:.1%} of the teacher's accuracy, agrees with it on "
+        f"{agreement:.1%} of test examples and runs {speedup:.2f}x as fast (timed in the same "
+        "process, alternating rounds). "
+        f"Teacher: {esc(d.get('teacher'))}; student: {esc(d.get('student'))}; "
+        f"T={esc(d.get('temperature'))}, alpha={esc(d.get('alpha'))}.</p>"
+    )
+    return "<h3>Student vs teacher</h3>" + table(["", "student", "teacher"], rows) + note
 
 
 def _confusion(run: RunData) -> str:
@@ -335,12 +370,14 @@ def pages_section(run: RunData) -> str:
 
 
 # (anchor, title, renderer) in page order.
-SECTIONS: tuple[tuple[str, str, Callable[[RunData], str]], ...] = (
+SECTIONS: tuple[tuple[str, str, Callable[[RunData], str | None]], ...] = (
     ("test", "Test results", test_section),
     ("config", "Config", config_section),
     ("data", "Data and cleaning", data_section),
     ("training", "Training curves", training_section),
+    ("rl", "Reward and KL (RL fine-tuning)", rl_section),
     ("validation", "Validation over training", validation_section),
+    ("robustness", "Robustness to pixel attacks", robustness_section),
     ("per-class", "Per-class scores", per_class_section),
     ("curves", "ROC and precision-recall", curves_section),
     ("calibration", "Calibration", calibration_section),

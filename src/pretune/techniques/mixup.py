@@ -1,10 +1,11 @@
-"""Mixup for text: train on convex mixes of two examples' word embeddings and of their labels.
+"""Mixup: train on convex mixes of two examples' inputs and of their labels.
 
 Text has no pixels to blend, so the word embeddings (B, T, H) are mixed instead (Guo et al.
 2019, "Augmenting data with mixup for sentence classification"): the model sees
 `lam * x_i + (1 - lam) * x_perm(i)` and is scored `lam * loss(y_i) + (1 - lam) * loss(y_perm(i))`
 with the configured loss. It smooths the decision boundary and calibrates confidence; it
-helps most with few examples per class.
+helps most with few examples per class. Image batches (`pixel_values`) mix the pixels
+directly, as in the original mixup (Zhang et al. 2018).
 """
 
 from __future__ import annotations
@@ -53,8 +54,14 @@ class _MixupTask(TaskWrapper):
 
     def train_forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         labels = batch["labels"]
-        embeds = input_embeddings(self.model, batch)
         lam, perm = sample_mixup(labels.shape[0], self.alpha, labels.device)
+        if "pixel_values" in batch:  # images: mix the pixels themselves (Zhang et al. 2018)
+            pixels = batch["pixel_values"]
+            mixed_pixels = lam * pixels + (1.0 - lam) * pixels[perm]
+            logits = self.inner({"pixel_values": mixed_pixels})["logits"]
+            loss = mixup_loss(task_loss_fn(self.inner), logits.float(), labels, lam, perm)
+            return {"logits": logits, "loss": loss}
+        embeds = input_embeddings(self.model, batch)
         mixed, mask = mix_embeddings(embeds, batch.get("attention_mask"), lam, perm)
         inputs = {k: v for k, v in batch.items() if k not in ("input_ids", "labels")}
         inputs["inputs_embeds"] = mixed
@@ -65,7 +72,7 @@ class _MixupTask(TaskWrapper):
         return {"logits": logits, "loss": loss}
 
 
-@TECHNIQUES.register("mixup", "mix pairs of examples' word embeddings and their labels")
+@TECHNIQUES.register("mixup", "mix pairs of examples (word embeddings or pixels) and their labels")
 class Mixup(Technique):
     """Args:
     alpha: Beta(alpha, alpha) concentration; small (0.2) keeps mixes near one example,

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from pretune.errors import ConfigError
 from pretune.train.checkpoint import capture_rng_state, save_checkpoint, save_model_state
+from pretune.train.sharded import full_model_state, full_optimizer_state, is_sharded
 from pretune.train.state import State
 
 __all__ = [
@@ -37,10 +38,6 @@ def format_duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s"
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-
-
-def _unwrap(model: Any) -> Any:
-    return getattr(model, "module", model)  # DDP wraps the model in .module
 
 
 class MetricsLog:
@@ -119,16 +116,24 @@ class Checkpointer:
         keep: int,
         extra_state: Callable[[], dict] | None = None,
         techniques: Sequence[Any] = (),
+        save: bool = True,
     ) -> None:
         self.run_dir = run_dir
         self.keep = keep
         self.extra_state = extra_state or dict
         self.techniques = list(techniques)
+        # False on the other processes of an FSDP run: they only help gather the full state.
+        self.save = save
 
     def checkpoint(self, state: State) -> None:
-        model = _unwrap(state.model)
+        # With FSDP, gathering the full weights and optimizer state is a collective: every
+        # process runs these two calls, then only the main process writes.
+        model_state = full_model_state(state.model)
+        optimizer_state = full_optimizer_state(state.model, state.optimizer)
+        if not self.save:
+            return
         training_state = {
-            "optimizer": state.optimizer.state_dict(),
+            "optimizer": optimizer_state,
             "scheduler": state.scheduler.state_dict(),
             "rng": capture_rng_state(),
             "techniques": {t.name: t.state_dict() for t in self.techniques},
@@ -136,7 +141,7 @@ class Checkpointer:
         save_checkpoint(
             self.run_dir,
             state.step,
-            model_state=model.state_dict(),
+            model_state=model_state,
             training_state=training_state,
             trainer_state={**state.cursor(), **self.extra_state()},
             keep=self.keep,
@@ -167,8 +172,10 @@ class BestModelKeeper:
         if state.best_metric is None or value > state.best_metric:
             state.best_metric, state.best_step = float(value), state.step
             state.evals_without_improvement = 0
-            if self.save:
-                save_model_state(self.path, _unwrap(state.model).state_dict())
+            if self.save or is_sharded(state.model):  # FSDP: every process helps gather
+                weights = full_model_state(state.model)
+                if self.save:
+                    save_model_state(self.path, weights)
         else:
             state.evals_without_improvement += 1
             if self.patience is not None and state.evals_without_improvement >= self.patience:

@@ -126,7 +126,8 @@ def _train_one_step_window(
             accelerator.backward(state.loss)
         _fire(handlers, Event.AFTER_BACKWARD, state)
         window_loss += float(state.loss.detach())
-        state.examples_seen += int(state.batch["input_ids"].shape[0])
+        rows = state.batch.get("input_ids", state.batch.get("pixel_values"))  # text or images
+        state.examples_seen += int(rows.shape[0])
         if "attention_mask" in state.batch:
             state.tokens_seen += int(state.batch["attention_mask"].sum())
         state.batch_in_epoch = index + 1

@@ -1,0 +1,40 @@
+"""`pretune rl [config.yaml] model.init_from=RUN reward.classifier=RUN reward.label=L ...`."""
+
+from __future__ import annotations
+
+import argparse
+
+from pretune.cli.common import log_line, split_config_and_overrides
+
+__all__ = ["register"]
+
+HELP = "RL fine-tuning of a causal LM against a reward, with a KL penalty (RLOO)"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("rl", help=HELP, description=HELP)
+    parser.add_argument("args", nargs="*", help="config.yaml and/or key=value overrides")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pretune.config import load_config
+    from pretune.recipes.catalog import recipe_spec
+    from pretune.recipes.rl import run_rl
+
+    config_path, overrides = split_config_and_overrides(args.args)
+    spec = recipe_spec("rl")
+    cfg = load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema)
+    summary = run_rl(cfg, log=log_line)  # type: ignore[arg-type]
+    first, last = summary["reward"]["first_steps_mean"], summary["reward"]["last_steps_mean"]
+    print(
+        f"training reward (mean of first / last {summary['reward']['window']} steps): "
+        f"{first:.4f} -> {last:.4f}   KL: max {summary['kl']['max']:.4f}, "
+        f"last {summary['kl']['last_steps_mean']:.4f}"
+    )
+    for key in ("start", "end"):
+        ev = summary["evaluation"].get(key)
+        if ev:
+            print(f"held-out prompts ({key}): reward {ev['reward']:.4f}   KL {ev['kl']:.4f}")
+    print(f"run saved in {summary['run_dir']}")
+    return 0

@@ -1,0 +1,394 @@
+"""Recipe: distil a fine-tuned classifier (the teacher) into a smaller student.
+
+    load teacher  ->  prepare_data / encode_splits (finetune's)  ->  build the student
+    ->  [cache teacher logits]  ->  fit (the one loop; the Distill technique owns the loss)
+    ->  test  ->  compare student vs teacher (accuracy, size, speed)  ->  save
+
+The teacher and the student share the teacher's tokenizer: a student checkpoint with another
+vocabulary is refused (with both paths named), since the on-the-fly teacher reads the
+student's token ids. Student specs (`distill.student`):
+
+    teacher:layers=3        3 of the teacher's layers, evenly spaced and ending with the last
+                            (for 6 layers: 1, 3, 5, 0-based), with its embeddings and head
+    teacher:layers=0,2,4    exactly these layers (0-based)
+    minilm:layers=3         the same cut from another checkpoint (bundled name, folder, run)
+    path/to/checkpoint      a local Hugging Face checkpoint folder (or a run folder) as is
+    tiny | mini | small     a preset BERT from scratch with the teacher's vocabulary
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from pretune.config import save_config
+from pretune.data.batching import inference_batches
+from pretune.data.encode import EncodedSplit, TrainBatches
+from pretune.errors import ConfigError, DataError
+from pretune.evaluate.efficiency import count_parameters
+from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_model_path
+from pretune.models.presets import PRESETS, lm_config
+from pretune.recipes.distill_config import DistillConfig
+from pretune.recipes.finetune import (
+    METRICS,
+    _report_data,
+    _train_and_finish,
+    build_model_and_task,
+    encode_splits,
+    prepare_data,
+)
+from pretune.recipes.session import build_training, set_determinism
+from pretune.report import try_write_report
+from pretune.runs import create_run_dir, is_main_process, write_json_atomic
+from pretune.techniques.distill import CachedTeacherBatches, Distill, encoder_layers
+
+__all__ = [
+    "build_student",
+    "load_teacher",
+    "parse_student_spec",
+    "pick_layers",
+    "run_distill",
+]
+
+
+# -- the teacher ------------------------------------------------------------------------------
+
+
+def load_teacher(teacher: str | None) -> tuple[Path, Any, list[str]]:
+    """(model folder, model in eval mode, label names in logit order) of a classifier run.
+
+    Raises:
+        ConfigError: no teacher given, the folder does not exist, or it is not a classifier.
+    """
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    if not teacher:
+        raise ConfigError("distill.teacher is not set: give teacher=runs/<a finetune run>")
+    path = Path(teacher).expanduser()
+    if not path.is_dir():
+        raise ConfigError(
+            f"distill.teacher={teacher}: no such folder; give a finished `pretune finetune` run "
+            "folder (runs/<name>) or a classifier checkpoint folder"
+        )
+    model_dir = path / "model" if (path / "model" / "config.json").is_file() else path
+    if not (model_dir / "config.json").is_file():
+        raise ConfigError(
+            f"distill.teacher={teacher} is not a classifier run: it has no model/config.json "
+            "(did the run finish?)"
+        )
+    _quiet_transformers()
+    config = AutoConfig.from_pretrained(str(model_dir))
+    architectures = getattr(config, "architectures", None) or []
+    if not any(a.endswith("ForSequenceClassification") for a in architectures):
+        raise ConfigError(
+            f"distill.teacher={teacher} is not a classifier run (its model is "
+            f"{', '.join(architectures) or config.model_type}); give a `pretune finetune` run"
+        )
+    labels = [config.id2label[i] for i in range(config.num_labels)]
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(model_dir), attn_implementation="sdpa"
+    )
+    return model_dir, model.eval(), labels
+
+
+def _check_same_split(cfg: DistillConfig, teacher: str, log: Any) -> None:
+    """Warn when the student's data or seed differ from the teacher run's: the teacher may
+    then have trained on the student's test rows, and the comparison is not fair."""
+    path = Path(teacher) / "config.yaml"
+    if not path.is_file():
+        return
+    saved = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    ours = cfg.model_dump(mode="json")
+    keys = ("source", "val_fraction", "test_fraction", "validation_file", "test_file")
+    differs = [f"data.{k}" for k in keys if (saved.get("data") or {}).get(k) != ours["data"][k]]
+    if saved.get("seed") != cfg.seed:
+        differs.append("seed")
+    if differs:
+        log(
+            f"warning: {', '.join(differs)} differ from the teacher's run ({path}); the teacher "
+            "may have trained on this test split, so student vs teacher is not a fair comparison"
+        )
+
+
+# -- the student ------------------------------------------------------------------------------
+
+
+def parse_student_spec(spec: str) -> tuple[str, str | None]:
+    """`'teacher:layers=3'` -> ('teacher', '3'); `'runs/x'` -> ('runs/x', None)."""
+    source, sep, rest = spec.partition(":layers=")
+    if not sep:
+        return spec, None
+    if not source or not rest:
+        raise ConfigError(
+            f"distill.student={spec}: expected <model>:layers=<N or i,j,k>, e.g. teacher:layers=3"
+        )
+    return source, rest
+
+
+def pick_layers(total: int, layers: str, spec: str = "") -> list[int]:
+    """The 0-based layers to keep of `total`: a count N (evenly spaced, ending with the last
+    layer) or an explicit comma list of indices."""
+    try:
+        values = [int(v) for v in layers.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    where = f"distill.student={spec}" if spec else f"layers={layers}"
+    if not values:
+        raise ConfigError(f"{where}: layers must be a count or a list of indices, e.g. 3 or 0,2,4")
+    if "," not in layers:  # a count
+        count = values[0]
+        if not 1 <= count <= total:
+            raise ConfigError(f"{where}: the model has {total} layers; keep between 1 and {total}")
+        return [round((i + 1) * total / count) - 1 for i in range(count)]
+    if sorted(set(values)) != values or values[0] < 0 or values[-1] >= total:
+        raise ConfigError(
+            f"{where}: layer indices must be increasing, distinct and within 0..{total - 1}"
+        )
+    return values
+
+
+def _cut_layers(model: Any, keep: list[int]) -> None:
+    """Keep only the encoder layers `keep` (in place), and say so in the model's config."""
+    layers = encoder_layers(model)
+    parent_name = next(name for name, module in model.named_modules() if module is layers)
+    parent = model.get_submodule(parent_name.rsplit(".", 1)[0]) if "." in parent_name else model
+    setattr(parent, parent_name.rsplit(".", 1)[-1], torch.nn.ModuleList(layers[i] for i in keep))
+    model.config.num_hidden_layers = len(keep)
+
+
+def _check_vocabulary(student_path: Path, tokenizer: Any, teacher_dir: Path) -> None:
+    has_tokenizer = any((student_path / f).is_file() for f in ("tokenizer.json", "vocab.txt"))
+    if not has_tokenizer:
+        return  # the technique still checks the embedding count
+    if load_tokenizer(student_path).get_vocab() != tokenizer.get_vocab():
+        raise ConfigError(
+            f"the student ({student_path}) and the teacher ({teacher_dir}) use different "
+            "tokenizers; distillation here needs a shared vocabulary: pick a student built "
+            "from the teacher's tokenizer (e.g. student=teacher:layers=3)"
+        )
+
+
+def build_student(
+    spec: str, teacher_dir: Path, tokenizer: Any, max_length: int, workdir: Path
+) -> Path:
+    """A Hugging Face checkpoint folder for the student described by `spec` (see the module
+    docstring); cut or built students are written under `workdir`."""
+    from transformers import AutoModelForSequenceClassification
+
+    source, layers = parse_student_spec(spec)
+    if source in PRESETS.names():
+        if layers is not None:
+            raise ConfigError(f"distill.student={spec}: a preset sets its own layers")
+        config = lm_config(source, "mlm", tokenizer, max_length)
+        model = AutoModelForSequenceClassification.from_config(config)
+    else:
+        path = teacher_dir if source == "teacher" else resolve_model_path(source)
+        if source != "teacher":
+            _check_vocabulary(path, tokenizer, teacher_dir)
+        if layers is None:
+            return path
+        _quiet_transformers()
+        model = AutoModelForSequenceClassification.from_pretrained(str(path))
+        _cut_layers(model, pick_layers(model.config.num_hidden_layers, layers, spec))
+    model.save_pretrained(str(workdir), safe_serialization=True)
+    tokenizer.save_pretrained(str(workdir))
+    return workdir
+
+
+# -- student vs teacher -----------------------------------------------------------------------
+
+
+def _folder_mb(path: Path) -> float:
+    files = [*path.glob("*.safetensors"), *path.glob("*.bin")]
+    return round(sum(f.stat().st_size for f in files) / 2**20, 2)
+
+
+def _predictions(model: Any, split: EncodedSplit, batch_size: int, order: Any) -> torch.Tensor:
+    model.eval()
+    out = torch.empty(len(split), dtype=torch.long)
+    device = next(model.parameters()).device
+    for indices in inference_batches(split.lengths, batch_size):
+        batch = split.load(indices)
+        inputs = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+        with torch.inference_mode():
+            logits = model(**inputs).logits
+        if order is not None:
+            logits = logits[:, order]
+        out[torch.tensor(indices)] = logits.argmax(-1).cpu()
+    return out
+
+
+def _examples_per_s(model: Any, split: EncodedSplit, rows: int, batch_size: int) -> float:
+    indices = list(range(min(rows, len(split))))
+    batches = [
+        [indices[i] for i in b]
+        for b in inference_batches([split.lengths[i] for i in indices], batch_size)
+    ]
+    device = next(model.parameters()).device
+    loaded = [{k: v.to(device) for k, v in split.load(b).items() if k != "labels"} for b in batches]
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for inputs in loaded:
+            model(**inputs)
+    return len(indices) / max(time.perf_counter() - start, 1e-9)
+
+
+def inference_speed(
+    student: Any, teacher: Any, split: EncodedSplit, rows: int, repeats: int, batch_size: int
+) -> dict[str, float]:
+    """Examples/s of both models on the same rows, alternating rounds (median of `repeats`),
+    so that a busy machine slows both alike and the ratio stays meaningful."""
+    student.eval()
+    teacher.eval()
+    _examples_per_s(student, split, min(rows, batch_size), batch_size)  # warm-up
+    _examples_per_s(teacher, split, min(rows, batch_size), batch_size)
+    s_rates, t_rates = [], []
+    for _ in range(repeats):
+        s_rates.append(_examples_per_s(student, split, rows, batch_size))
+        t_rates.append(_examples_per_s(teacher, split, rows, batch_size))
+    s, t = statistics.median(s_rates), statistics.median(t_rates)
+    return {
+        "student_examples_per_s": round(s, 2),
+        "teacher_examples_per_s": round(t, 2),
+        "speedup": round(s / max(t, 1e-9), 3),
+        "rows": min(rows, len(split)),
+        "batch_size": batch_size,
+        "repeats": repeats,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def compare_with_teacher(
+    cfg: DistillConfig,
+    student: Any,
+    distill: Distill,
+    split: EncodedSplit,
+    student_dir: Path,
+    teacher_dir: Path,
+) -> dict[str, Any]:
+    """Student vs teacher on `split` (the test split): accuracy, agreement, size and speed."""
+    labels = torch.tensor(split.labels or [])
+    s_pred = _predictions(student, split, cfg.eval.batch_size, None)
+    t_pred = _predictions(distill.teacher, split, cfg.eval.batch_size, distill.order)
+    s_acc = float((s_pred == labels).float().mean())
+    t_acc = float((t_pred == labels).float().mean())
+    s_params, t_params = count_parameters(student)[0], count_parameters(distill.teacher)[0]
+    s_mb, t_mb = _folder_mb(student_dir), _folder_mb(teacher_dir)
+    d = cfg.distill
+    return {
+        "teacher": d.teacher,
+        "student": d.student,
+        "temperature": d.temperature,
+        "alpha": d.alpha,
+        "hidden_weight": d.hidden_weight,
+        "cache_teacher": d.cache_teacher,
+        "layers": {
+            "student": student.config.num_hidden_layers,
+            "teacher": distill.teacher.config.num_hidden_layers,
+        },
+        "test": {
+            "student_accuracy": round(s_acc, 4),
+            "teacher_accuracy": round(t_acc, 4),
+            "retained": round(s_acc / max(t_acc, 1e-9), 4),
+            "agreement": round(float((s_pred == t_pred).float().mean()), 4),
+            "count": len(split),
+        },
+        "parameters": {
+            "student": s_params,
+            "teacher": t_params,
+            "ratio": round(s_params / t_params, 4),
+        },
+        "disk_mb": {"student": s_mb, "teacher": t_mb, "ratio": round(s_mb / max(t_mb, 1e-9), 4)},
+        "speed": inference_speed(
+            student, distill.teacher, split, d.speed_rows, d.speed_repeats, cfg.eval.batch_size
+        ),
+    }
+
+
+# -- the recipe -------------------------------------------------------------------------------
+
+
+def run_distill(
+    cfg: DistillConfig, *, log: Any = print, live_progress: bool | None = None
+) -> dict[str, Any]:
+    """Distil `distill.teacher` into `distill.student`; returns the summary (with a
+    `distillation` section: student vs teacher)."""
+    started = time.perf_counter()
+    d = cfg.distill
+    if cfg.eval.metric not in METRICS:
+        raise ConfigError(f"eval.metric='{cfg.eval.metric}' unknown; choose from {METRICS}")
+    set_determinism(cfg)
+    teacher_dir, teacher, teacher_labels = load_teacher(d.teacher)
+    _check_same_split(cfg, str(d.teacher), log)
+    data = prepare_data(cfg.data, cfg.seed)
+    if sorted(data.label_names) != sorted(teacher_labels):
+        raise DataError(
+            f"the teacher ({d.teacher}) knows labels {', '.join(teacher_labels)} but "
+            f"data.source={cfg.data.source} has {', '.join(data.label_names)}; distil on data "
+            "with the teacher's label set"
+        )
+    tokenizer = load_tokenizer(teacher_dir)
+    encoded = encode_splits(tokenizer, data, cfg.model.max_length)
+    _report_data(data, encoded, cfg.model.max_length, log)
+    distill = Distill(teacher, teacher_labels, d.temperature, d.alpha, d.hidden_weight)
+    with tempfile.TemporaryDirectory(prefix="pretune-student-") as workdir:
+        student_path = build_student(
+            d.student, teacher_dir, tokenizer, cfg.model.max_length, Path(workdir)
+        )
+        model, techniques, task = build_model_and_task(cfg, student_path, data, encoded)
+    # Distillation wraps last: it strips `teacher_logits` before any other wrapper sees them.
+    model = distill.prepare_model(model)
+    task = distill.wrap_task(task)
+    techniques.append(distill)
+    log(
+        f"student {d.student}: {model.config.num_hidden_layers} layers, "
+        f"{count_parameters(model)[0] / 1e6:.1f}M parameters; teacher "
+        f"{teacher.config.num_hidden_layers} layers, {count_parameters(teacher)[0] / 1e6:.1f}M"
+    )
+
+    run_dir = create_run_dir(cfg, "distill")
+    if is_main_process():
+        save_config(cfg, run_dir / "config.yaml")
+    train_data, cache_seconds = _train_batches(cfg, distill, encoded, log)
+    training = build_training(cfg, model, len(train_data.epoch_batches(0)), techniques)
+    summary = _train_and_finish(
+        cfg, run_dir, task, tokenizer, data, encoded, train_data, training,
+        started=started, previous_seconds=0.0, log=log, live=live_progress,
+    )  # fmt: skip
+    if "process_index" in summary or len(encoded["test"]) == 0:
+        return summary
+    student = task.model
+    comparison = compare_with_teacher(
+        cfg, student, distill, encoded["test"], run_dir / "model", teacher_dir
+    )
+    summary.pop("run_dir")
+    summary["recipe"] = "distill"
+    summary["distillation"] = {**comparison, "teacher_cache_seconds": cache_seconds}
+    write_json_atomic(run_dir / "summary.json", summary)
+    # Written again with the comparison; the first write already announced its path.
+    try_write_report(run_dir, lambda line: None if line.startswith("report: ") else log(line))
+    summary["run_dir"] = str(run_dir)
+    return summary
+
+
+def _train_batches(
+    cfg: DistillConfig, distill: Distill, encoded: dict[str, EncodedSplit], log: Any
+) -> tuple[TrainBatches, float | None]:
+    """Plain training batches, or batches carrying cached teacher logits (cache_teacher), and
+    the seconds spent caching (None when the teacher runs on the fly)."""
+    args = (encoded["train"], cfg.train.batch_size, cfg.seed, cfg.train.group_by_length)
+    if not cfg.distill.cache_teacher or cfg.distill.alpha == 0:
+        return TrainBatches(*args), None
+    if cfg.distill.hidden_weight > 0:
+        log("note: hidden-state matching runs the teacher on every batch; the cache saves little")
+    start = time.perf_counter()
+    logits = distill.cache_logits(encoded["train"], cfg.eval.batch_size)
+    seconds = round(time.perf_counter() - start, 2)
+    log(f"cached the teacher's logits for {len(logits)} training examples in {seconds:.1f}s")
+    return CachedTeacherBatches(*args, teacher_logits=logits), seconds

@@ -1,0 +1,83 @@
+"""The few-shot config: RunConfig plus the few-shot settings (`pretune config show fewshot`).
+
+Kept apart from the recipe so that the catalog can read the schema without importing torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from pretune.config import RunConfig
+
+__all__ = ["FEWSHOT_DEFAULTS", "FewshotConfig", "TransferConfig"]
+
+# Short contrastive tuning (SetFit's own defaults: lr 2e-5, batch 16, one pass over the pairs).
+FEWSHOT_DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "data": {"source": "bbc"},
+    "model": {"init_from": "minilm", "max_length": 128},
+    "train": {"lr": 2e-5, "batch_size": 16, "epochs": 1.0, "warmup_ratio": 0.1, "log_every": 10},
+}
+
+
+class TransferConfig(RunConfig):
+    """What all transfer commands share: the test split and the frozen-embedding cache."""
+
+    test_fraction: float = Field(
+        0.2, gt=0, lt=1, description="Share of the corpus held out (stratified) for scoring."
+    )
+    cache_dir: str | None = Field(
+        None,
+        description="Folder caching frozen embeddings, keyed by model+max_length+texts "
+        "(null: <output_dir>/.embeddings).",
+    )
+    embed_batch_size: int = Field(32, ge=1, description="Texts per forward pass when embedding.")
+
+
+class FewshotConfig(TransferConfig):
+    """Few-shot text classification from `shots` labelled examples per class."""
+
+    method: Literal["setfit", "protonet", "logreg"] = Field(
+        "setfit",
+        description="setfit: contrastive tuning of the body + logistic head; protonet: nearest "
+        "class mean; logreg: logistic regression on frozen embeddings (the baseline).",
+    )
+    shots: int = Field(8, ge=1, description="Labelled examples per class in each draw.")
+    draws: int = Field(5, ge=1, description="Random draws of the shots (seeded), averaged.")
+    pairs_per_example: int = Field(
+        20,
+        ge=1,
+        description="setfit: positive partners per example (as many negatives); pairs grow "
+        "linearly with the shots, never as n².",
+    )
+    contrastive_loss: Literal["cosine", "contrastive"] = Field(
+        "cosine", description="setfit: MSE on cosine similarity, or a margin contrastive loss."
+    )
+    distance: Literal["cosine", "euclidean"] = Field(
+        "cosine", description="protonet: distance to the class prototypes."
+    )
+    protonet_episodes: int = Field(
+        0,
+        ge=0,
+        description="protonet: episodes of ProtoNet training of a projection head on the shots "
+        "themselves (half support, half query; 0: plain class means of frozen embeddings).",
+    )
+    logreg_c: float = Field(
+        1.0, gt=0, description="Inverse regularisation of the logistic head (sklearn C)."
+    )
+    baseline: bool = Field(
+        True, description="Also score logreg on frozen embeddings on the same draws."
+    )
+
+
+def fewshot_spec() -> Any:
+    """The catalog entry (imported lazily: catalog.py imports this module)."""
+    from pretune.recipes.catalog import RecipeSpec
+
+    return RecipeSpec(
+        "few-shot classification (setfit, protonet, logreg) averaged over draws",
+        schema=FewshotConfig,
+        defaults=FEWSHOT_DEFAULTS,
+    )

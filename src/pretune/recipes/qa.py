@@ -1,0 +1,213 @@
+"""Recipe: extractive question answering (SQuAD-style) with a new span head.
+
+    questions + contexts -> split by context -> windows with stride -> *ForQuestionAnswering
+    -> QATask -> fit (the one loop) -> best span per question -> exact match / F1 -> model/
+
+`predict_answers` returns the answer text (and its character span) for new questions.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pretune.config import save_config
+from pretune.data.batching import inference_batches
+from pretune.data.squad import (
+    EncodedQA,
+    QAExample,
+    best_answers,
+    best_spans,
+    encode_qa,
+    load_qa_source,
+    split_by_context,
+)
+from pretune.errors import CheckpointError, DataError
+from pretune.evaluate.squad import squad_scores
+from pretune.models.load import load_tokenizer, resolve_model_path
+from pretune.recipes.qa_config import QaConfig
+from pretune.recipes.qa_ner_shared import TrainRows, load_head_model, train_to_best
+from pretune.recipes.session import save_final_model, set_determinism
+from pretune.report import try_write_report
+from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
+from pretune.tasks.qa import QATask
+
+__all__ = ["evaluate_qa", "predict_answers", "predict_spans", "prepare_qa_data", "run_qa"]
+
+
+def prepare_qa_data(cfg: QaConfig) -> dict[str, list[QAExample]]:
+    d = cfg.data
+    per = cfg.qa.max_questions_per_context
+    examples = load_qa_source(d.source, per)
+    splits = split_by_context(
+        examples,
+        0.0 if d.validation_file else d.val_fraction,
+        0.0 if d.test_file else d.test_fraction,
+        cfg.seed,
+    )
+    for key, path in (("validation", d.validation_file), ("test", d.test_file)):
+        if path:
+            splits[key] = load_qa_source(path, per)
+    if d.max_train_examples and d.max_train_examples < len(splits["train"]):
+        # A seeded random subset: the source order may be grouped (BBC is sorted by topic).
+        keep = random.Random(cfg.seed).sample(range(len(splits["train"])), d.max_train_examples)
+        splits["train"] = [splits["train"][i] for i in sorted(keep)]
+    for key, exs in splits.items():
+        dupes = [qid for qid, c in Counter(ex.id for ex in exs).items() if c > 1]
+        if dupes:
+            raise DataError(f"{key} split: question id(s) {', '.join(dupes[:5])} repeat")
+    if not splits["train"]:
+        raise DataError(f"data.source={d.source}: no training questions")
+    return splits
+
+
+def predict_spans(
+    model: Any, encoded: EncodedQA, batch_size: int, device: Any
+) -> tuple[list[list[float]], list[list[float]], float]:
+    """Start and end logits of every window, and the mean loss over windows."""
+    was_training = model.training
+    model.eval()
+    starts: list[list[float]] = [[] for _ in range(len(encoded))]
+    ends: list[list[float]] = [[] for _ in range(len(encoded))]
+    loss_sum = 0.0
+    task = QATask(model)
+    for indices in inference_batches(encoded.lengths, batch_size):
+        batch = {k: v.to(device) for k, v in encoded.load(indices).items()}
+        with torch.inference_mode():
+            out = task(batch)
+        loss_sum += float(out["loss"]) * len(indices)
+        logits = out["logits"].float().cpu()
+        for row, i in enumerate(indices):
+            k = len(encoded.input_ids[i])
+            starts[i] = logits[row, :k, 0].tolist()
+            ends[i] = logits[row, :k, 1].tolist()
+    model.train(was_training)
+    return starts, ends, loss_sum / max(len(encoded), 1)
+
+
+def evaluate_qa(
+    model: Any,
+    encoded: EncodedQA,
+    examples: Sequence[QAExample],
+    cfg: QaConfig,
+    device: Any,
+) -> dict[str, Any]:
+    """SQuAD exact match and F1 (percent) over questions, plus the window loss."""
+    starts, ends, loss = predict_spans(model, encoded, cfg.eval.batch_size, device)
+    answers = best_answers(examples, encoded, starts, ends, cfg.qa.n_best,
+                           cfg.qa.max_answer_length)  # fmt: skip
+    scores = squad_scores(answers, {ex.id: ex.answers for ex in examples})
+    return {**scores, "loss": loss, "windows": len(encoded)}
+
+
+def run_qa(
+    cfg: QaConfig,
+    *,
+    resume: Path | None = None,
+    recipe: str = "qa",
+    log: Any = print,
+    live_progress: bool | None = None,
+    extra_handlers: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """Train a span-extraction model, test it, save `model/`, `summary.json` and the report."""
+    from transformers import AutoModelForQuestionAnswering
+
+    started = time.perf_counter()
+    if resume is not None:
+        cfg = open_run_for_resume(resume, schema=QaConfig)  # type: ignore[assignment]
+    set_determinism(cfg)
+    model_path = resolve_model_path(cfg.model.init_from)
+    splits = prepare_qa_data(cfg)
+    tokenizer = load_tokenizer(model_path)
+    m = cfg.model
+    encoded = {k: encode_qa(tokenizer, exs, m.max_length, cfg.qa.stride)
+               for k, exs in splits.items()}  # fmt: skip
+    with_answer = sum(s > 0 for s in encoded["train"].starts)
+    log(
+        "splits: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + " questions; "
+        f"{len(encoded['train'])} training windows ({with_answer} hold their answer)"
+    )  # fmt: skip
+    model = load_head_model(AutoModelForQuestionAnswering, model_path, m, None)
+    run_dir = resume if resume is not None else create_run_dir(cfg, recipe)
+    save_config(cfg, run_dir / "config.yaml")
+    evaluate = None
+    if splits["validation"]:
+
+        def evaluate(task: Any, device: Any) -> dict[str, Any]:
+            return evaluate_qa(task.model, encoded["validation"], splits["validation"], cfg,
+                               device)  # fmt: skip
+
+    rows = TrainRows(encoded["train"], cfg.train.batch_size, cfg.seed, cfg.train.group_by_length)
+    trained, _ = train_to_best(
+        cfg, run_dir, model, QATask, rows, evaluate, recipe=recipe, resume=resume is not None,
+        log=log, live=live_progress, extra_handlers=extra_handlers,
+    )  # fmt: skip
+    test: dict[str, Any] = {}
+    if splits["test"]:
+        test = evaluate_qa(trained.model, encoded["test"], splits["test"], cfg, trained.device)
+    save_final_model(trained.model, tokenizer, run_dir)
+    state = trained.state
+    summary = {
+        "recipe": recipe,
+        "task": "qa",
+        "source": cfg.data.source,
+        "test": test,
+        "best_validation": {
+            "metric": cfg.eval.metric, "value": state.best_metric, "step": state.best_step,
+        },
+        "steps": state.step,
+        "epochs": round(state.epoch + state.batch_in_epoch / max(1, len(rows.epoch_batches(0))), 3),
+        "data": {
+            "sizes": {k: len(v) for k, v in splits.items()},
+            "windows": {k: len(e) for k, e in encoded.items()},
+            "train_windows_with_answer": with_answer,
+        },
+        "timing": {
+            "train_seconds": round(trained.train_seconds, 2),
+            "total_seconds": round(time.perf_counter() - started, 2),
+            "train_examples_per_s": round(
+                state.examples_seen / max(trained.train_seconds, 1e-9), 2
+            ),
+        },
+        "environment": environment(),
+    }  # fmt: skip
+    write_json_atomic(run_dir / "summary.json", summary)
+    try_write_report(run_dir, log)
+    summary["run_dir"] = str(run_dir)
+    return summary
+
+
+def predict_answers(
+    run_dir: Path, items: Sequence[dict[str, str]], batch_size: int = 32
+) -> list[dict[str, Any]]:
+    """Answers for [{"question", "context"(, "id")}]: [{"id", "answer", "start", "end"}]."""
+    import yaml
+    from transformers import AutoModelForQuestionAnswering
+
+    model_dir = Path(run_dir) / "model"
+    if not (model_dir / "config.json").is_file():
+        raise CheckpointError(f"{run_dir}: no model/ folder; is it a finished `pretune qa` run?")
+    saved = yaml.safe_load((Path(run_dir) / "config.yaml").read_text()) or {}
+    model_cfg, qa_cfg = saved.get("model") or {}, saved.get("qa") or {}
+    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir)).eval()
+    tokenizer = load_tokenizer(model_dir)
+    examples = [
+        QAExample(str(item.get("id", i)), item["question"], item["context"], [""], [0])
+        for i, item in enumerate(items)
+    ]
+    encoded = encode_qa(tokenizer, examples, model_cfg.get("max_length", 128),
+                        qa_cfg.get("stride", 32))  # fmt: skip
+    starts, ends, _ = predict_spans(model, encoded, batch_size, torch.device("cpu"))
+    spans = best_spans(examples, encoded, starts, ends, qa_cfg.get("n_best", 20),
+                       qa_cfg.get("max_answer_length", 30))  # fmt: skip
+    out = []
+    for ex in examples:
+        start, end = spans[ex.id]
+        out.append({"id": ex.id, "answer": ex.context[start:end], "start": start, "end": end})
+    return out

@@ -1,0 +1,204 @@
+"""Few-shot building blocks: drawing the shots, a logistic head, prototypes, and the
+contrastive (SetFit-style) tuning of a sentence-embedding body through the one loop.
+
+The head and the prototypes are plain functions (closed-form or sklearn fits on fixed
+embeddings); only the body tuning is gradient training, and it runs as a task of `fit`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pretune.errors import ConfigError, DataError
+from pretune.transfer.embed import torch_threads
+from pretune.transfer.pairs import sample_pairs
+
+__all__ = [
+    "LossCurve",
+    "PairBatches",
+    "draw_shots",
+    "fit_logreg",
+    "predict_prototypes",
+    "prototypes",
+    "tune_body",
+]
+
+
+def draw_shots(labels: np.ndarray, pool: np.ndarray, shots: int, seed: int) -> np.ndarray:
+    """`shots` rows of every class, drawn without replacement from `pool` (sorted indices).
+
+    Raises a ConfigError naming `shots` when a class has fewer rows than that.
+    """
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in np.unique(labels[pool]):
+        rows = pool[labels[pool] == c]
+        if len(rows) < shots:
+            raise ConfigError(
+                f"shots={shots} is more than class {c} has in the pool ({len(rows)} rows); "
+                f"use shots={len(rows)} or fewer"
+            )
+        chosen.append(rng.choice(rows, size=shots, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def check_shots(counts: dict[str, int], shots: int, field: str = "shots") -> None:
+    """ConfigError when any class has fewer than `shots` examples (names the smallest)."""
+    empty = [name for name, n in counts.items() if n == 0]
+    if empty:
+        raise DataError(f"label(s) {', '.join(empty)} have no examples to draw shots from")
+    name, smallest = min(counts.items(), key=lambda kv: kv[1])
+    if shots > smallest:
+        raise ConfigError(
+            f"{field}={shots} is larger than the smallest class ('{name}' has {smallest} "
+            f"examples available); use {field}={smallest} or fewer"
+        )
+
+
+def fit_logreg(x: np.ndarray, y: np.ndarray, c: float = 1.0, seed: int = 0) -> Any:
+    """A multinomial logistic regression on fixed embeddings (the light head)."""
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(x, y)
+
+
+def prototypes(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, class means): one prototype per class, the mean of its embeddings."""
+    classes = np.unique(y)
+    return classes, np.stack([x[y == c].mean(0) for c in classes])
+
+
+def predict_prototypes(
+    x: np.ndarray, classes: np.ndarray, protos: np.ndarray, distance: str = "cosine"
+) -> np.ndarray:
+    """The class of the nearest prototype (highest cosine, or smallest euclidean distance)."""
+    if distance == "cosine":
+        a = x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
+        b = protos / np.linalg.norm(protos, axis=1, keepdims=True).clip(1e-12)
+        return classes[np.argmax(a @ b.T, axis=1)]
+    if distance == "euclidean":
+        d = ((x[:, None, :] - protos[None, :, :]) ** 2).sum(-1)
+        return classes[np.argmin(d, axis=1)]
+    raise ConfigError(f"distance={distance!r} is unknown; use cosine or euclidean")
+
+
+class PairBatches:
+    """The loop's view of the pairs: batches of pair indices; `load` stacks both sides.
+
+    The texts are tokenised once; a pair is two indices into them, so memory is
+    O(texts + pairs), never O(texts²).
+    """
+
+    def __init__(
+        self, token_ids: Sequence[list[int]], pairs: np.ndarray, batch_size: int, seed: int,
+        pad_id: int,
+    ) -> None:  # fmt: skip
+        self.token_ids = token_ids
+        self.pairs = pairs
+        self.batch_size = batch_size
+        self.seed = seed
+        self.pad_id = pad_id
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.pairs))
+        return [
+            order[i : i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)
+        ]
+
+    def load(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        rows = self.pairs[np.asarray(indices)]
+        seqs = [self.token_ids[int(i)] for i in rows[:, 0]] + [
+            self.token_ids[int(j)] for j in rows[:, 1]
+        ]
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for k, s in enumerate(seqs):
+            ids[k, : len(s)] = torch.tensor(s)
+            mask[k, : len(s)] = 1
+        return {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "labels": torch.tensor(rows[:, 2], dtype=torch.float),
+        }
+
+
+class LossCurve:
+    """A loop handler keeping every step's loss, for the start/end summary of a short run
+    (MetricsLog keeps the same numbers on disk every `log_every` steps)."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def after_step(self, state: Any) -> None:
+        self.losses.append(state.last_loss)
+
+    def ends(self) -> dict[str, float]:
+        """Mean loss of the first and the last fifth of the steps (less noisy than one step)."""
+        k = max(1, len(self.losses) // 5)
+        return {
+            "first_loss": round(float(np.mean(self.losses[:k])), 4),
+            "last_loss": round(float(np.mean(self.losses[-k:])), 4),
+        }
+
+
+def tune_body(
+    cfg: Any,
+    base_model: torch.nn.Module,
+    tokenizer: Any,
+    texts: Sequence[str],
+    labels: np.ndarray,
+    seed: int,
+    run_dir: Path,
+    log: Any = print,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Contrastively tune a copy of `base_model` on pairs of `texts` (SetFit's first stage).
+
+    `cfg` is a FewshotConfig (train.*, pairs_per_example, contrastive_loss, model.max_length).
+    Returns the tuned encoder and {pairs, steps, first_loss, last_loss}.
+    """
+    from accelerate.utils import set_seed
+
+    from pretune.recipes.session import (
+        bind_task_model,
+        build_training,
+        export_model,
+        make_accelerator,
+        prepare_techniques,
+    )
+    from pretune.tasks.contrastive import ContrastiveTask
+    from pretune.train.callbacks import MetricsLog
+    from pretune.train.loop import fit
+
+    set_seed(seed)
+    pairs = sample_pairs(labels, cfg.pairs_per_example, seed)
+    token_ids = tokenizer(list(texts), truncation=True, max_length=cfg.model.max_length)[
+        "input_ids"
+    ]
+    data = PairBatches(token_ids, pairs, cfg.train.batch_size, seed, tokenizer.pad_token_id or 0)
+    techniques, model = prepare_techniques(cfg, copy.deepcopy(base_model))
+    task: Any = ContrastiveTask(model, loss=cfg.contrastive_loss)
+    for technique in techniques:
+        task = technique.wrap_task(task)
+
+    training = build_training(cfg, model, len(data.epoch_batches(0)), techniques)
+    state = training.state
+    accelerator = make_accelerator(cfg)
+    state.model, state.optimizer = accelerator.prepare(state.model, state.optimizer)
+    bind_task_model(task, state.model)
+    curve = LossCurve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handlers = [*techniques, MetricsLog(run_dir / "metrics.jsonl", cfg.train.log_every), curve]
+    with torch_threads(cfg.train.num_threads):
+        fit(state, task, data, training.plan, accelerator, handlers, None)
+    model = export_model(accelerator.unwrap_model(state.model), techniques)
+    info = {"pairs": len(pairs), "steps": state.step, **curve.ends()}
+    log(f"  contrastive tuning: {len(pairs)} pairs, {state.step} steps, loss "
+        f"{info['first_loss']:.4f} -> {info['last_loss']:.4f}")  # fmt: skip
+    return model, info
