@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 TOPICS = {
@@ -71,3 +74,19 @@ def tiny_overrides(data: Path, model: Path, out: Path, *extra: str) -> list[str]
         "train.log_every=5",
         *extra,
     ]
+
+
+# One tiny fine-tuning run, checkpointed and evaluated every 2 of its 6 steps: the setting of the
+# multi-process tests (DDP, FSDP), which compare N processes against one on the same batch.
+MULTIPROCESS_SETTINGS = (
+    "train.batch_size=8", "train.max_steps=6", "train.checkpoint_every=2",
+    "train.eval_every=2", "train.num_threads=1", "train.keep_checkpoints=5",
+)  # fmt: skip
+
+
+def run_pretune_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m pretune ARGS` in a fresh process (torchrun launches need one)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pretune", *args],
+        capture_output=True, text=True, timeout=400, env={**os.environ, **(env or {})},
+    )  # fmt: skip

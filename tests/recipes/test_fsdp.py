@@ -8,21 +8,18 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from helpers import tiny_overrides
+from helpers import MULTIPROCESS_SETTINGS, run_pretune_cli, tiny_overrides
 from pretune.config import RunConfig, load_config
 from pretune.errors import ConfigError
 from pretune.recipes.session import _fsdp_plugin, make_accelerator
 
-SETTINGS = ("train.batch_size=8", "train.max_steps=6", "train.checkpoint_every=2",
-            "train.eval_every=2", "train.num_threads=1", "train.keep_checkpoints=5")  # fmt: skip
+SETTINGS = MULTIPROCESS_SETTINGS
 FSDP = ("train.distributed=fsdp",)
 
 # Sharding changes only the order of float32 sums (each process reduces its half of the batch,
@@ -31,25 +28,6 @@ FSDP = ("train.distributed=fsdp",)
 # step's change (lr 3e-3) and the DDP test's bound; a wrong gradient scale (a mean over
 # processes missing, or a shard trained twice) breaks it by orders of magnitude.
 ATOL, RTOL = 2e-5, 1e-4
-
-
-@pytest.fixture(scope="module")
-def no_dropout_bert(tiny_bert, tmp_path_factory) -> Path:
-    # Dropout masks depend on how rows are split across processes; without dropout 1 x 8 rows
-    # and 2 x 4 rows are the same maths up to float rounding.
-    folder = tmp_path_factory.mktemp("tiny-bert-nodrop")
-    shutil.copytree(tiny_bert, folder, dirs_exist_ok=True)
-    config = json.loads((folder / "config.json").read_text())
-    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    (folder / "config.json").write_text(json.dumps(config))
-    return folder
-
-
-def _pretune(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pretune", *args],
-        capture_output=True, text=True, timeout=400, env={**os.environ, **(env or {})},
-    )  # fmt: skip
 
 
 def _assert_close(a: dict, b: dict) -> None:
@@ -72,19 +50,10 @@ def _optimizer_state(checkpoint: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def single(tiny_csv, no_dropout_bert, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("single")
-    args = tiny_overrides(tiny_csv, no_dropout_bert, out, "name=one", *SETTINGS)
-    done = _pretune("finetune", *args)
-    assert done.returncode == 0, done.stderr
-    return out / "one"
-
-
-@pytest.fixture(scope="module")
 def fsdp_run(tiny_csv, no_dropout_bert, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("fsdp")
     args = tiny_overrides(tiny_csv, no_dropout_bert, out, "name=two", *SETTINGS, *FSDP)
-    done = _pretune("finetune", "--nproc", "2", *args)
+    done = run_pretune_cli("finetune", "--nproc", "2", *args)
     assert done.returncode == 0, done.stderr
     # Really sharded (accelerate alone would fall back to DDP on CPU): the main process holds
     # about half of the parameter values.
@@ -96,9 +65,9 @@ def fsdp_run(tiny_csv, no_dropout_bert, tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_two_fsdp_processes_match_one_and_write_full_state(single, fsdp_run):
+def test_two_fsdp_processes_match_one_and_write_full_state(single_process_run, fsdp_run):
     run = fsdp_run
-    _assert_close(_final_weights(single), _final_weights(run))
+    _assert_close(_final_weights(single_process_run), _final_weights(run))
     # model/ is a plain HF folder, written once by the main process.
     assert json.loads((run / "model" / "config.json").read_text())["model_type"] == "bert"
     log = (run / "metrics.jsonl").read_text().splitlines()
@@ -106,11 +75,11 @@ def test_two_fsdp_processes_match_one_and_write_full_state(single, fsdp_run):
     # model/ holds the best validation weights (an early step with this tiny model); the
     # global gradient norm of the last steps shows the whole run followed the same path.
     for step in (5, 6):
-        expected = _train_log(single)[step]["grad_norm"]
+        expected = _train_log(single_process_run)[step]["grad_norm"]
         assert _train_log(run)[step]["grad_norm"] == pytest.approx(expected, rel=RTOL)
     # A checkpoint holds the full model and the optimizer state in the one-process format
     # (parameters numbered 0..n-1), not shards or name-keyed dicts.
-    ours, ref = run / "checkpoints" / "step-4", single / "checkpoints" / "step-4"
+    ours, ref = run / "checkpoints" / "step-4", single_process_run / "checkpoints" / "step-4"
     _assert_close(load_file(ref / "model.safetensors"), load_file(ours / "model.safetensors"))
     mine, theirs = _optimizer_state(ours), _optimizer_state(ref)
     assert [g["params"] for g in mine["param_groups"]] == [
@@ -122,7 +91,7 @@ def test_two_fsdp_processes_match_one_and_write_full_state(single, fsdp_run):
 
 
 @pytest.mark.slow
-def test_fsdp_checkpoint_resumes_on_one_process(single, fsdp_run, tmp_path):
+def test_fsdp_checkpoint_resumes_on_one_process(single_process_run, fsdp_run, tmp_path):
     # The FSDP run as if it had stopped after its step-4 checkpoint (its last one: the final
     # step writes model/ instead). Stopping by SIGKILL is the DDP test's business; here the
     # point is the checkpoint that 2 sharded processes wrote.
@@ -131,16 +100,17 @@ def test_fsdp_checkpoint_resumes_on_one_process(single, fsdp_run, tmp_path):
     shutil.rmtree(run / "model")
     (run / "summary.json").unlink()
     assert sorted(p.name for p in (run / "checkpoints").glob("step-*"))[-1] == "step-4"
-    resumed = _pretune("finetune", "--resume", str(run))  # the saved config says fsdp: 1 process
+    # The saved config says fsdp; resumed here in 1 process.
+    resumed = run_pretune_cli("finetune", "--resume", str(run))
     assert resumed.returncode == 0, resumed.stderr
     assert "from step-4" in resumed.stdout + resumed.stderr
     # Steps 5 and 6 ran in one process from the 2-process checkpoint (weights and Adam moments):
     # their loss and gradient norm are those of the uninterrupted one-process run.
     for step in (5, 6):
         for key in ("loss", "grad_norm"):
-            expected = _train_log(single)[step][key]
+            expected = _train_log(single_process_run)[step][key]
             assert _train_log(run)[step][key] == pytest.approx(expected, rel=RTOL), (step, key)
-    _assert_close(_final_weights(single), _final_weights(run))
+    _assert_close(_final_weights(single_process_run), _final_weights(run))
 
 
 def test_distributed_must_be_ddp_or_fsdp():

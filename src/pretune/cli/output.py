@@ -44,11 +44,14 @@ def print_finetune_summary(summary: dict[str, Any], console: Console | None = No
 def print_config(config: RunConfig, console: Console | None = None) -> None:
     """Every config field: key, resolved value, one line of help."""
     console = console or Console()
+    rows = describe_fields(config)
     table = Table(show_lines=False)
-    table.add_column("key", style="bold")
-    table.add_column("value")
-    table.add_column("help")
-    for key, value, help_text in describe_fields(config):
+    # Keys are copied into overrides: never cut them, however narrow the terminal; help wraps.
+    widest = max((len(key) for key, _, _ in rows), default=3)
+    table.add_column("key", style="bold", no_wrap=True, min_width=widest)
+    table.add_column("value", overflow="fold")
+    table.add_column("help", overflow="fold")
+    for key, value, help_text in rows:
         table.add_row(key, "null" if value is None else str(value), help_text)
     console.print(table)
 
