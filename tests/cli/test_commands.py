@@ -1,6 +1,8 @@
-"""The informational commands: config show, data inspect."""
+"""The informational commands (config show, data inspect) and shared argument errors."""
 
 from __future__ import annotations
+
+import pytest
 
 from helpers import make_rows, write_csv
 from pretune.cli.main import main
@@ -34,3 +36,11 @@ def test_data_inspect_reports_sizes_labels_and_duplicates(capsys, tmp_path):
     for label in ("sport", "tech", "money"):
         assert label in out
     assert "duplicate" in out.lower()
+
+
+@pytest.mark.parametrize("command", ["finetune", "pretrain", "images", "multitask", "ner", "qa"])
+def test_resume_with_overrides_is_refused_not_ignored(command, tmp_path, capsys):
+    # The saved config wins on --resume; an override next to it would be silently dropped.
+    assert main([command, "--resume", str(tmp_path), "train.lr=0.1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --resume") and "drop the config file and overrides" in err

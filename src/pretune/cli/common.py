@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from pretune.errors import PretuneError
 
-__all__ = ["log_line", "split_config_and_overrides"]
+__all__ = ["log_line", "recipe_config", "split_config_and_overrides"]
 
 
 def split_config_and_overrides(items: Sequence[str]) -> tuple[str | None, list[str]]:
@@ -28,3 +30,19 @@ def split_config_and_overrides(items: Sequence[str]) -> tuple[str | None, list[s
 def log_line(message: str) -> None:
     """Progress messages go to stderr, so stdout stays clean for results."""
     print(message, file=sys.stderr, flush=True)
+
+
+def recipe_config(recipe: str, items: Sequence[str], resume: Path | None = None) -> Any:
+    """The validated config of `pretune <recipe> [config.yaml] [key=value ...]`: the recipe's
+    defaults, then the file, then the overrides. With `--resume` the run's saved config is used,
+    so a config file or overrides alongside it are an error (they would be silently ignored)."""
+    from pretune.config import load_config
+    from pretune.recipes.catalog import recipe_spec
+
+    config_path, overrides = split_config_and_overrides(items)
+    if resume is not None and (config_path or overrides):
+        raise PretuneError(
+            "--resume continues a run with its saved config; drop the config file and overrides"
+        )
+    spec = recipe_spec(recipe)
+    return load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pretune.cli.common import log_line, split_config_and_overrides
-from pretune.errors import PretuneError
+from pretune.cli.common import log_line, recipe_config
 from pretune.runs import is_main_process
 
 __all__ = ["register"]
@@ -29,18 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pretune.cli.output import print_finetune_summary
-    from pretune.config import load_config
-    from pretune.recipes.catalog import recipe_spec
     from pretune.recipes.finetune import run_finetune
 
-    config_path, overrides = split_config_and_overrides(args.args)
     resume = getattr(args, "resume", None)
-    if resume is not None and (config_path or overrides):
-        raise PretuneError(
-            "--resume continues a run with its saved config; drop the config file and overrides"
-        )
-    spec = recipe_spec(args.command)
-    cfg = load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema)
+    cfg = recipe_config(args.command, args.args, resume)
     if args.nproc > 1:  # validated above, before any process starts
         return _relaunch(args)
     main_process = is_main_process()

@@ -7,8 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pretune.cli.common import log_line, split_config_and_overrides
-from pretune.errors import PretuneError
+from pretune.cli.common import log_line, recipe_config
 
 __all__ = ["print_images_summary", "register"]
 
@@ -48,17 +47,9 @@ def print_images_summary(summary: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pretune.config import load_config
-    from pretune.recipes.catalog import recipe_spec
     from pretune.recipes.images import run_images
 
-    config_path, overrides = split_config_and_overrides(args.args)
-    if args.resume is not None and (config_path or overrides):
-        raise PretuneError(
-            "--resume continues a run with its saved config; drop the config file and overrides"
-        )
-    spec = recipe_spec("images")
-    cfg = load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema)
+    cfg = recipe_config("images", args.args, args.resume)
     summary = run_images(cfg, resume=args.resume, log=log_line)  # type: ignore[arg-type]
     print_images_summary(summary)
     return 0

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pretune.cli.common import log_line, split_config_and_overrides
+from pretune.cli.common import log_line, recipe_config
 from pretune.errors import DataError, PretuneError
 
 __all__ = ["read_texts", "register"]
@@ -89,17 +89,9 @@ def print_ner_summary(summary: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.args and args.args[0] == "predict":
         return _predict(args)
-    from pretune.config import load_config
-    from pretune.recipes.catalog import recipe_spec
     from pretune.recipes.ner import run_ner
 
-    config_path, overrides = split_config_and_overrides(args.args)
-    if args.resume is not None and (config_path or overrides):
-        raise PretuneError(
-            "--resume continues a run with its saved config; drop the config file and overrides"
-        )
-    spec = recipe_spec("ner")
-    cfg = load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema)
+    cfg = recipe_config("ner", args.args, args.resume)
     summary = run_ner(cfg, resume=args.resume, log=log_line)  # type: ignore[arg-type]
     print_ner_summary(summary)
     return 0

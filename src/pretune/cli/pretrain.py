@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pretune.cli.common import log_line, split_config_and_overrides
-from pretune.errors import PretuneError
+from pretune.cli.common import log_line, recipe_config
 
 __all__ = ["register"]
 
@@ -40,17 +39,9 @@ def print_pretrain_summary(summary: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pretune.config import load_config
-    from pretune.recipes.catalog import recipe_spec
     from pretune.recipes.pretrain import run_pretrain
 
-    config_path, overrides = split_config_and_overrides(args.args)
-    if args.resume is not None and (config_path or overrides):
-        raise PretuneError(
-            "--resume continues a run with its saved config; drop the config file and overrides"
-        )
-    spec = recipe_spec("pretrain")
-    cfg = load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema)
+    cfg = recipe_config("pretrain", args.args, args.resume)
     summary = run_pretrain(cfg, resume=args.resume, log=log_line)  # type: ignore[arg-type]
     print_pretrain_summary(summary)
     return 0

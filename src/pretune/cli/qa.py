@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pretune.cli.common import log_line, split_config_and_overrides
+from pretune.cli.common import log_line, recipe_config
 from pretune.cli.ner import write_lines
 from pretune.errors import DataError, PretuneError
 
@@ -67,17 +67,9 @@ def _predict(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.args and args.args[0] == "predict":
         return _predict(args)
-    from pretune.config import load_config
-    from pretune.recipes.catalog import recipe_spec
     from pretune.recipes.qa import run_qa
 
-    config_path, overrides = split_config_and_overrides(args.args)
-    if args.resume is not None and (config_path or overrides):
-        raise PretuneError(
-            "--resume continues a run with its saved config; drop the config file and overrides"
-        )
-    spec = recipe_spec("qa")
-    cfg = load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema)
+    cfg = recipe_config("qa", args.args, args.resume)
     summary = run_qa(cfg, resume=args.resume, log=log_line)  # type: ignore[arg-type]
     test = summary.get("test") or {}
     if test:
