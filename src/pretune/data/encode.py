@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
 from pretune.data.batching import epoch_batches, pad_batch
 from pretune.errors import DataError
 
-__all__ = ["EncodedSplit", "TrainBatches", "encode_labels", "encode_split"]
+__all__ = ["EncodedRows", "EncodedSplit", "TrainBatches", "encode_labels", "encode_split"]
 
 
 @dataclass
@@ -37,6 +38,16 @@ class EncodedSplit:
         return pad_batch(rows, self.pad_token_id)
 
 
+class EncodedRows(Protocol):
+    """What TrainBatches needs of a split: row lengths (for length grouping) and padded rows.
+    EncodedSplit is one; so are the NER, QA and SFT encodings."""
+
+    @property
+    def lengths(self) -> list[int]: ...
+
+    def load(self, indices: Sequence[int]) -> dict[str, torch.Tensor]: ...
+
+
 @dataclass
 class TrainBatches:
     """The training split as the loop sees it: `epoch_batches(epoch)` and `load(indices)`.
@@ -47,7 +58,7 @@ class TrainBatches:
     of processes.
     """
 
-    split: EncodedSplit
+    split: EncodedRows
     batch_size: int
     seed: int
     group_by_length: bool = True

@@ -29,11 +29,12 @@ from pretune.data.conll import (
     split_examples,
     words_of_text,
 )
+from pretune.data.encode import TrainBatches
 from pretune.errors import DataError
 from pretune.evaluate.seqeval import Chunking, entity_scores
 from pretune.models.load import load_tokenizer, resolve_model_path
 from pretune.recipes.ner_config import NerConfig
-from pretune.recipes.qa_ner_shared import TrainRows, load_head_model, train_to_best
+from pretune.recipes.qa_ner_shared import load_head_model, train_to_best
 from pretune.recipes.session import save_final_model, set_determinism
 from pretune.report import try_write_report
 from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
@@ -160,7 +161,7 @@ def run_ner(
                              cfg.eval.batch_size, device, n.chunking)  # fmt: skip
             return _flat(v)
 
-    rows = TrainRows(encoded["train"], cfg.train.batch_size, cfg.seed, cfg.train.group_by_length)
+    rows = TrainBatches(encoded["train"], cfg.train.batch_size, cfg.seed, cfg.train.group_by_length)
     trained, _ = train_to_best(
         cfg, run_dir, model, lambda mod: NerTask(mod, labels, n.chunking), rows, evaluate,
         recipe=recipe, resume=resume is not None, log=log, live=live_progress,

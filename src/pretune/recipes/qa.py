@@ -19,6 +19,7 @@ import torch
 
 from pretune.config import save_config
 from pretune.data.batching import inference_batches
+from pretune.data.encode import TrainBatches
 from pretune.data.squad import (
     EncodedQA,
     QAExample,
@@ -32,7 +33,7 @@ from pretune.errors import CheckpointError, DataError
 from pretune.evaluate.squad import squad_scores
 from pretune.models.load import load_tokenizer, resolve_model_path
 from pretune.recipes.qa_config import QaConfig
-from pretune.recipes.qa_ner_shared import TrainRows, load_head_model, train_to_best
+from pretune.recipes.qa_ner_shared import load_head_model, train_to_best
 from pretune.recipes.session import save_final_model, set_determinism
 from pretune.report import try_write_report
 from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
@@ -143,7 +144,7 @@ def run_qa(
             return evaluate_qa(task.model, encoded["validation"], splits["validation"], cfg,
                                device)  # fmt: skip
 
-    rows = TrainRows(encoded["train"], cfg.train.batch_size, cfg.seed, cfg.train.group_by_length)
+    rows = TrainBatches(encoded["train"], cfg.train.batch_size, cfg.seed, cfg.train.group_by_length)
     trained, _ = train_to_best(
         cfg, run_dir, model, QATask, rows, evaluate, recipe=recipe, resume=resume is not None,
         log=log, live=live_progress, extra_handlers=extra_handlers,

@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from pretune.config import ModelConfig, RunConfig
-from pretune.data.batching import epoch_batches
+from pretune.data.encode import TrainBatches
 from pretune.errors import ConfigError
 from pretune.models.init import init_model
 from pretune.models.load import _quiet_transformers
@@ -29,30 +27,7 @@ from pretune.train.callbacks import truncate_metrics_log
 from pretune.train.checkpoint import load_model_state
 from pretune.train.loop import fit
 
-__all__ = ["TrainRows", "Trained", "load_head_model", "train_to_best"]
-
-
-@dataclass
-class TrainRows:
-    """An encoded split (anything with `lengths` and `load(indices)`) as the loop sees it:
-    seeded, length-grouped batches of row indices. Single-process only."""
-
-    split: Any
-    batch_size: int
-    seed: int
-    group_by_length: bool = True
-
-    def epoch_batches(self, epoch: int) -> list[list[int]]:
-        return epoch_batches(
-            self.split.lengths,
-            self.batch_size,
-            seed=self.seed,
-            epoch=epoch,
-            group_by_length=self.group_by_length,
-        )
-
-    def load(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
-        return self.split.load(indices)
+__all__ = ["Trained", "load_head_model", "train_to_best"]
 
 
 def load_head_model(auto_class: Any, path: Path, m: ModelConfig, labels: list[str] | None) -> Any:
@@ -106,7 +81,7 @@ def train_to_best(
     run_dir: Path,
     model: Any,
     make_task: Callable[[Any], Any],
-    train_rows: TrainRows,
+    train_rows: TrainBatches,
     evaluate: Callable[[Any, Any], dict[str, Any]] | None,
     *,
     recipe: str,

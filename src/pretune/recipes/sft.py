@@ -18,6 +18,7 @@ from typing import Any
 
 from pretune.config import save_config
 from pretune.data.batching import inference_batches
+from pretune.data.encode import TrainBatches
 from pretune.data.readers import read_json_rows
 from pretune.errors import ConfigError, DataError
 from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_model_path
@@ -254,8 +255,8 @@ def run_sft(
         task = technique.wrap_task(task)
     pad = tokenizer.pad_token_id
     t = cfg.train
-    train_data = SFTData(train_rows, t.batch_size, cfg.seed, pad, t.group_by_length)
-    val_data = SFTData(val_rows, cfg.eval.batch_size, cfg.seed, pad) if val_rows else None
+    train_data = TrainBatches(SFTData(train_rows, pad), t.batch_size, cfg.seed, t.group_by_length)
+    val_data = SFTData(val_rows, pad) if val_rows else None
     response_tokens = sum(sum(1 for x in lab[1:] if x != -100) for _, lab in train_rows)
     log(
         f"sft: {len(train_rows)} training / {len(val_rows)} validation conversations "

@@ -21,7 +21,6 @@ from typing import Any
 
 import torch
 
-from pretune.data.batching import epoch_batches
 from pretune.data.masking import IGNORE_INDEX
 from pretune.errors import DataError
 from pretune.tasks.clm import CLMTask
@@ -137,13 +136,11 @@ def pad_right(
 
 @dataclass
 class SFTData:
-    """Encoded conversations as the loop's TrainData: batches of row indices, padded on load."""
+    """Encoded conversations (input ids, labels) padded on load; the loop walks them through
+    `pretune.data.encode.TrainBatches`."""
 
     rows: list[tuple[list[int], list[int]]]
-    batch_size: int
-    seed: int
     pad_token_id: int
-    group_by_length: bool = True
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -151,15 +148,6 @@ class SFTData:
     @property
     def lengths(self) -> list[int]:
         return [len(ids) for ids, _ in self.rows]
-
-    def epoch_batches(self, epoch: int) -> list[list[int]]:
-        return epoch_batches(
-            self.lengths,
-            self.batch_size,
-            seed=self.seed,
-            epoch=epoch,
-            group_by_length=self.group_by_length,
-        )
 
     def load(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
         return pad_right([self.rows[i] for i in indices], self.pad_token_id)
