@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 TOPICS = {
     "sport": "match goal team coach league player score season win cup striker",
@@ -90,3 +91,19 @@ def run_pretune_cli(*args: str, env: dict[str, str] | None = None) -> subprocess
         [sys.executable, "-m", "pretune", *args],
         capture_output=True, text=True, timeout=400, env={**os.environ, **(env or {})},
     )  # fmt: skip
+
+
+class Interrupted(Exception):
+    """Raised by `StopAfterCheckpoint` right after a checkpoint is written."""
+
+
+class StopAfterCheckpoint:
+    """A loop handler that "crashes" the run right after the checkpoint of `step` (put it
+    after the standard handlers, which write the checkpoint), to test resuming."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def checkpoint(self, state: Any) -> None:
+        if state.step == self.step:
+            raise Interrupted

@@ -288,6 +288,18 @@ class RunConfig(_Section):
 
         return {name: check_technique_params(name, params) for name, params in techniques.items()}
 
+    @property
+    def task_kind(self) -> str:
+        """What this run trains (`techniques.base.TASK_KINDS`); recipe configs override it."""
+        return "classify"
+
+    @model_validator(mode="after")
+    def _check_techniques_fit_task(self) -> RunConfig:
+        from pretune.techniques.registry import check_techniques_fit_task
+
+        check_techniques_fit_task(list(self.techniques), self.task_kind)
+        return self
+
     @model_validator(mode="after")
     def _check_eval_metric(self) -> RunConfig:
         no_validation = self.data.val_fraction == 0 and not self.data.validation_file

@@ -38,7 +38,9 @@ def test_data_inspect_reports_sizes_labels_and_duplicates(capsys, tmp_path):
     assert "duplicate" in out.lower()
 
 
-@pytest.mark.parametrize("command", ["finetune", "pretrain", "images", "multitask", "ner", "qa"])
+@pytest.mark.parametrize(
+    "command", ["finetune", "pretrain", "images", "multitask", "ner", "qa", "sft", "rl"]
+)
 def test_resume_with_overrides_is_refused_not_ignored(command, tmp_path, capsys):
     # The saved config wins on --resume; an override next to it would be silently dropped.
     assert main([command, "--resume", str(tmp_path), "train.lr=0.1"]) == 2

@@ -4,36 +4,13 @@ with a model plain transformers loads, predict from the CLI, and bad input exits
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
 
 from helpers import tiny_overrides
 from pretune.cli.main import main
-
-NAMES = ["anna", "bruno", "carla", "dmitri", "elena", "farid", "greta", "hugo"]
-CITIES = ["paris", "oslo", "lima", "cairo", "delhi", "quito", "rome", "tokyo"]
-FILLER = ["the", "match", "team", "market", "data", "on", "with", "today"]
-
-
-def _toy_conll(path: Path, n: int, seed: int) -> Path:
-    """Sentences where a person's name (two words) precedes 'visited' and a city follows."""
-    rng = random.Random(seed)
-    lines = []
-    for _ in range(n):
-        words = [(w, "O") for w in rng.sample(FILLER, rng.randint(0, 3))]
-        first, last = rng.sample(NAMES, 2)
-        words += [
-            (first, "B-PER"),
-            (last, "I-PER"),
-            ("visited", "O"),
-            (rng.choice(CITIES), "B-LOC"),
-        ]
-        words += [(w, "O") for w in rng.sample(FILLER, rng.randint(0, 3))]
-        lines += [f"{w}\t{t}" for w, t in words] + [""]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+from toy_tasks import toy_conll, toy_squad
 
 
 def _records(run_dir: Path, split: str) -> list[dict]:
@@ -46,7 +23,7 @@ def test_tiny_bert_learns_toy_ner_and_predicts_spans(
 ) -> None:
     from transformers import AutoModelForTokenClassification
 
-    data = _toy_conll(tmp_path / "toy.conll", 240, seed=0)
+    data = toy_conll(tmp_path / "toy.conll", 240, seed=0)
     args = tiny_overrides(data, tiny_bert, tmp_path / "runs", "name=ner", "train.max_steps=60",
                           "train.eval_every=5", "train.batch_size=16")  # fmt: skip
     assert main(["ner", *args]) == 0
@@ -74,31 +51,12 @@ def test_tiny_bert_learns_toy_ner_and_predicts_spans(
     assert all(text[e["start"] : e["end"]] == e["text"] for e in entities)
 
 
-def _toy_squad(path: Path, n: int, seed: int) -> Path:
-    """Contexts naming a coach and a striker among filler; the question asks for one."""
-    rng = random.Random(seed)
-    paragraphs = []
-    for i in range(n):
-        coach, striker = rng.sample(NAMES, 2)
-        parts = [" ".join(rng.choices(FILLER, k=rng.randint(2, 12))),
-                 f"the coach is {coach} .", " ".join(rng.choices(FILLER, k=rng.randint(2, 12))),
-                 f"the striker is {striker} .", " ".join(rng.choices(FILLER, k=4))]  # fmt: skip
-        context = " ".join(parts)
-        role, answer = rng.choice([("coach", coach), ("striker", striker)])
-        start = context.index(f"{role} is {answer}") + len(f"{role} is ")
-        qa = {"id": f"q{i}", "question": f"who is the {role}",
-              "answers": [{"text": answer, "answer_start": start}]}  # fmt: skip
-        paragraphs.append({"context": context, "qas": [qa]})
-    path.write_text(json.dumps({"data": [{"title": "toy", "paragraphs": paragraphs}]}))
-    return path
-
-
 def test_tiny_qa_run_learns_and_answers(
     tiny_bert: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from transformers import AutoModelForQuestionAnswering
 
-    data = _toy_squad(tmp_path / "toy.json", 200, seed=0)
+    data = toy_squad(tmp_path / "toy.json", 200, seed=0)
     args = tiny_overrides(data, tiny_bert, tmp_path / "runs", "name=qa", "train.max_steps=60",
                           "model.max_length=32", "qa.stride=8", "train.batch_size=16",
                           "train.eval_every=30")  # fmt: skip

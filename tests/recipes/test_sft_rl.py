@@ -105,3 +105,59 @@ def test_keyword_rl_raises_the_reward_with_a_bounded_kl(tiny_lm, tmp_path):
     assert tied["kl"]["max"] < 0.7 * free["kl"]["last_steps_mean"]
     report = (Path(tied["run_dir"]) / "report.html").read_text()
     assert "Reward and KL" in report and "not an RL run" not in report
+
+
+def _sft_config(tiny_lm: Path, tmp_path: Path, name: str):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in PAIRS))
+    return config(
+        "sft", f"data.source={pairs}", f"model.init_from={tiny_lm}",
+        f"output_dir={tmp_path / 'runs'}", f"name={name}", "data.val_fraction=0",
+        "model.max_length=32", "train.batch_size=2", "train.max_steps=6", "train.lr=1e-2",
+        "train.log_every=1", "train.checkpoint_every=3", "train.num_threads=1",
+    )  # fmt: skip
+
+
+def _rl_config(tiny_lm: Path, tmp_path: Path, name: str):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("the match\nwhat is\nthe sky is\nthe colour of\n")
+    return config(
+        "rl", f"data.source={prompts}", f"model.init_from={tiny_lm}",
+        f"output_dir={tmp_path / 'runs'}", f"name={name}", "reward.keywords=[goal]",
+        "rl.max_new_tokens=4", "rl.samples_per_prompt=2", "rl.eval_prompts=1",
+        "train.batch_size=2", "train.max_steps=6", "train.lr=1e-2", "train.checkpoint_every=3",
+        "train.num_threads=1",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("recipe", ["sft", "rl"])
+def test_resume_after_a_crash_matches_an_uninterrupted_run(recipe, tiny_lm, tmp_path):
+    from safetensors.torch import load_file
+
+    from helpers import Interrupted, StopAfterCheckpoint
+    from pretune.recipes.rl import run_rl
+    from pretune.recipes.sft import run_sft
+
+    run, make = (run_sft, _sft_config) if recipe == "sft" else (run_rl, _rl_config)
+    whole = run(make(tiny_lm, tmp_path, "whole"), log=lambda *_: None)
+    with pytest.raises(Interrupted):
+        run(make(tiny_lm, tmp_path, "cut"), log=lambda *_: None,
+            extra_handlers=[StopAfterCheckpoint(3)])  # fmt: skip
+    cut = tmp_path / "runs" / "cut"
+    assert not (cut / "model").exists()
+    resumed = run(None, resume=cut, log=lambda *_: None)  # type: ignore[arg-type]
+
+    expected = load_file(str(Path(whole["run_dir"]) / "model" / "model.safetensors"))
+    got = load_file(str(cut / "model" / "model.safetensors"))
+    for key in expected:
+        assert (expected[key] == got[key]).all(), f"{recipe}: {key} differs after resume"
+    split = "train" if recipe == "sft" else "rl"
+
+    def logged(run_dir: Path) -> list[dict]:  # the figures, not the timings
+        keys = ("step", "loss", "lr", "grad_norm", "reward", "kl")
+        return [{k: r.get(k) for k in keys} for r in records(run_dir, split)]
+
+    assert len(logged(cut)) == 6 and logged(cut) == logged(Path(whole["run_dir"]))
+    if recipe == "rl":  # the summary covers the whole run, not only the resumed half
+        assert resumed["reward"] == whole["reward"] and resumed["kl"] == whole["kl"]
+        assert resumed["evaluation"] == whole["evaluation"]

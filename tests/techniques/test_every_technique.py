@@ -17,7 +17,7 @@ import pytest
 from safetensors.torch import load_file
 
 import pretune.recipes.finetune as finetune
-from helpers import tiny_overrides
+from helpers import Interrupted, StopAfterCheckpoint, tiny_overrides
 from pretune.config import load_config
 from pretune.techniques import TECHNIQUES
 from pretune.train.checkpoint import list_checkpoints
@@ -35,19 +35,6 @@ TECHNIQUE_PARAMS: dict[str, dict[str, Any]] = {
 FAST = ("train.max_steps=4", "train.checkpoint_every=2", "train.batch_size=8",
         "model.max_length=32", "train.num_threads=1", "train.keep_checkpoints=3",
         "train.lr=1e-3", "train.warmup_steps=1", "train.warmup_ratio=null")  # fmt: skip
-
-
-class Interrupted(Exception):
-    """Raised by the test-only handler right after a checkpoint is written."""
-
-
-class _StopAfterCheckpoint:
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def checkpoint(self, state: Any) -> None:
-        if state.step == self.step:
-            raise Interrupted
 
 
 def _config(tiny_csv: Path, tiny_bert: Path, out: Path, name: str, *extra: str):
@@ -87,7 +74,7 @@ def test_technique_trains_checkpoints_and_resumes_exactly(
     original = finetune.standard_handlers
 
     def with_stop(*args: Any, **kwargs: Any) -> list[Any]:
-        return [*original(*args, **kwargs), _StopAfterCheckpoint(2)]  # after the Checkpointer
+        return [*original(*args, **kwargs), StopAfterCheckpoint(2)]  # after the Checkpointer
 
     monkeypatch.setattr(finetune, "standard_handlers", with_stop)
     with pytest.raises(Interrupted):

@@ -1,10 +1,12 @@
-"""`pretune rl [config.yaml] model.init_from=RUN reward.classifier=RUN reward.label=L ...`."""
+"""`pretune rl [config.yaml] model.init_from=RUN reward.classifier=RUN reward.label=L ...`;
+`pretune rl --resume RUN` continues an unfinished run."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from pretune.cli.common import log_line, split_config_and_overrides
+from pretune.cli.common import log_line, recipe_config
 
 __all__ = ["register"]
 
@@ -14,18 +16,15 @@ HELP = "RL fine-tuning of a causal LM against a reward, with a KL penalty (RLOO)
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("rl", help=HELP, description=HELP)
     parser.add_argument("args", nargs="*", help="config.yaml and/or key=value overrides")
+    parser.add_argument("--resume", type=Path, help="continue an unfinished run folder")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pretune.config import load_config
-    from pretune.recipes.catalog import recipe_spec
     from pretune.recipes.rl import run_rl
 
-    config_path, overrides = split_config_and_overrides(args.args)
-    spec = recipe_spec("rl")
-    cfg = load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema)
-    summary = run_rl(cfg, log=log_line)  # type: ignore[arg-type]
+    cfg = recipe_config("rl", args.args, args.resume)
+    summary = run_rl(cfg, resume=args.resume, log=log_line)  # type: ignore[arg-type]
     first, last = summary["reward"]["first_steps_mean"], summary["reward"]["last_steps_mean"]
     print(
         f"training reward (mean of first / last {summary['reward']['window']} steps): "

@@ -1,10 +1,12 @@
-"""`pretune sft [config.yaml] data.source=pairs.jsonl model.init_from=RUN [key=value ...]`."""
+"""`pretune sft [config.yaml] data.source=pairs.jsonl model.init_from=RUN [key=value ...]`;
+`pretune sft --resume RUN` continues an unfinished run."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from pretune.cli.common import log_line, split_config_and_overrides
+from pretune.cli.common import log_line, recipe_config
 
 __all__ = ["register"]
 
@@ -14,18 +16,15 @@ HELP = "supervised fine-tuning of a causal LM on prompt/response pairs (loss on 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("sft", help=HELP, description=HELP)
     parser.add_argument("args", nargs="*", help="config.yaml and/or key=value overrides")
+    parser.add_argument("--resume", type=Path, help="continue an unfinished run folder")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pretune.config import load_config
-    from pretune.recipes.catalog import recipe_spec
     from pretune.recipes.sft import run_sft
 
-    config_path, overrides = split_config_and_overrides(args.args)
-    spec = recipe_spec("sft")
-    cfg = load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema)
-    summary = run_sft(cfg, log=log_line)  # type: ignore[arg-type]
+    cfg = recipe_config("sft", args.args, args.resume)
+    summary = run_sft(cfg, resume=args.resume, log=log_line)  # type: ignore[arg-type]
     val = summary.get("validation") or {}
     if val:
         print(

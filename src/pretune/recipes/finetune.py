@@ -50,7 +50,6 @@ from pretune.runs import (
     write_json_atomic,
 )
 from pretune.tasks.classify import ClassifyTask
-from pretune.train.callbacks import truncate_metrics_log
 from pretune.train.checkpoint import load_model_state
 from pretune.train.loop import fit
 
@@ -264,8 +263,6 @@ def run_finetune(
     if resume is not None:
         trainer_state = resume_training(training, run_dir, recipe, log)
         previous_seconds = trainer_state.get("train_seconds", 0.0)
-        if is_main_process():
-            truncate_metrics_log(run_dir / "metrics.jsonl", training.state.step)
     return _train_and_finish(
         cfg, run_dir, task, tokenizer, data, encoded, train_data, training,
         started=started, previous_seconds=previous_seconds, log=log, live=live_progress,

@@ -38,7 +38,6 @@ from pretune.recipes.session import (
 from pretune.report import try_write_report
 from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
 from pretune.tasks.classify import ClassifyTask
-from pretune.train.callbacks import truncate_metrics_log
 from pretune.train.checkpoint import load_model_state
 from pretune.train.loop import fit
 from pretune.vision.adversarial import PixelAdversarialTraining, pixel_robustness
@@ -183,7 +182,6 @@ def run_images(
     previous_seconds = 0.0
     if resume is not None:
         previous_seconds = resume_training(training, run_dir, recipe, log).get("train_seconds", 0.0)
-        truncate_metrics_log(run_dir / "metrics.jsonl", training.state.step)
 
     state = training.state
     accelerator = make_accelerator(cfg)

@@ -128,6 +128,10 @@ class MIMSection(_Section):
 class ImageConfig(RunConfig):
     """`pretune config show images`."""
 
+    @property
+    def task_kind(self) -> str:
+        return "image-classify" if self.objective == "classify" else "mim"
+
     objective: Literal["classify", "mim"] = Field(
         "classify", description="classify: labelled images; mim: ViTMAE pre-training (no labels)."
     )

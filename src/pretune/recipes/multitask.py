@@ -56,7 +56,6 @@ from pretune.runs import create_run_dir, environment, open_run_for_resume, write
 from pretune.tasks.classify import ClassifyTask
 from pretune.tasks.mlm import MLMTask
 from pretune.tasks.multitask import MultiTask, attached, share_encoder
-from pretune.train.callbacks import truncate_metrics_log
 from pretune.train.checkpoint import load_model_state
 from pretune.train.loop import fit
 
@@ -421,7 +420,6 @@ def run_multitask(
     previous_seconds = 0.0
     if resume is not None:
         previous_seconds = resume_training(training, run_dir, recipe, log).get("train_seconds", 0.0)
-        truncate_metrics_log(run_dir / "metrics.jsonl", training.state.step)
 
     state = training.state
     accelerator = make_accelerator(cfg)

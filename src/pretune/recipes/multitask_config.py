@@ -81,6 +81,10 @@ class MultitaskConfig(RunConfig):
     """RunConfig plus `tasks`, `sampling` and `sampling_temperature`
     (`pretune config show multitask`)."""
 
+    @property
+    def task_kind(self) -> str:
+        return "multitask"
+
     tasks: list[TaskSpec] = Field(
         default_factory=_default_tasks,
         description="The tasks: [{name, kind: classify|mlm, weight, source, text_column, "

@@ -49,6 +49,10 @@ class NerEvalConfig(EvalConfig):
 class NerConfig(RunConfig):
     """RunConfig plus `ner:` (`pretune config show ner`)."""
 
+    @property
+    def task_kind(self) -> str:
+        return "ner"
+
     model: NerModelConfig = Field(default_factory=NerModelConfig)
     eval: NerEvalConfig = Field(default_factory=NerEvalConfig)
     ner: NerSection = Field(default_factory=NerSection)

@@ -52,7 +52,6 @@ from pretune.runs import create_run_dir, environment, open_run_for_resume, write
 from pretune.tasks.clm import CLMTask
 from pretune.tasks.mlm import MLMTask
 from pretune.tokenization.train import measure_tokenizer, train_tokenizer
-from pretune.train.callbacks import truncate_metrics_log
 from pretune.train.loop import fit
 
 __all__ = ["PretrainConfig", "build_lm_split", "evaluate_lm", "load_texts", "run_pretrain"]
@@ -296,7 +295,6 @@ def run_pretrain(
     previous_seconds = 0.0
     if resume is not None:
         previous_seconds = resume_training(training, run_dir, recipe, log).get("train_seconds", 0.0)
-        truncate_metrics_log(run_dir / "metrics.jsonl", training.state.step)
 
     state = training.state
     accelerator = make_accelerator(cfg)

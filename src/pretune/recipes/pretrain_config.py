@@ -77,6 +77,10 @@ class PretrainModelConfig(ModelConfig):
 class PretrainConfig(RunConfig):
     """RunConfig plus the objective and the `pretrain:` section (`pretune config show pretrain`)."""
 
+    @property
+    def task_kind(self) -> str:
+        return self.objective
+
     objective: Literal["mlm", "clm"] = Field(
         "mlm", description="mlm: masked LM (BERT-style); clm: causal LM (GPT-style)."
     )

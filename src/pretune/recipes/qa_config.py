@@ -45,6 +45,10 @@ class QaEvalConfig(EvalConfig):
 class QaConfig(RunConfig):
     """RunConfig plus `qa:` (`pretune config show qa`)."""
 
+    @property
+    def task_kind(self) -> str:
+        return "qa"
+
     model: QaModelConfig = Field(default_factory=QaModelConfig)
     eval: QaEvalConfig = Field(default_factory=QaEvalConfig)
     qa: QaSection = Field(default_factory=QaSection)

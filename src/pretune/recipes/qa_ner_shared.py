@@ -23,7 +23,6 @@ from pretune.recipes.session import (
     resume_training,
     standard_handlers,
 )
-from pretune.train.callbacks import truncate_metrics_log
 from pretune.train.checkpoint import load_model_state
 from pretune.train.loop import fit
 
@@ -103,7 +102,6 @@ def train_to_best(
     previous = 0.0
     if resume:
         previous = resume_training(training, run_dir, recipe, log).get("train_seconds", 0.0)
-        truncate_metrics_log(run_dir / "metrics.jsonl", training.state.step)
     state = training.state
     accelerator = make_accelerator(cfg)
     state.model, state.optimizer = accelerator.prepare(state.model, state.optimizer)

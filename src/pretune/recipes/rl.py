@@ -35,16 +35,18 @@ from pretune.recipes.session import (
     export_model,
     make_accelerator,
     prepare_techniques,
+    resume_training,
     save_final_model,
     set_determinism,
     standard_handlers,
 )
 from pretune.recipes.sft import load_causal_lm
 from pretune.report import try_write_report
+from pretune.report.run_data import read_records
 from pretune.rl.log import RLLog, append_record
 from pretune.rl.rewards import build_reward
 from pretune.rl.sampling import disable_dropout, left_pad
-from pretune.runs import create_run_dir, environment, write_json_atomic
+from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
 from pretune.tasks.policy_gradient import PolicyGradientTask
 from pretune.tasks.sft import render_chat
 from pretune.train.loop import fit
@@ -180,6 +182,7 @@ def _summary_stats(history: list[dict[str, Any]]) -> tuple[dict, dict]:
 def run_rl(
     cfg: RLConfig,
     *,
+    resume: Path | None = None,
     recipe: str = "rl",
     log: Any = print,
     live_progress: bool | None = None,
@@ -188,13 +191,16 @@ def run_rl(
     """RL fine-tune `model.init_from` against `reward:`; saves `model/` and `summary.json`.
 
     Args:
-        cfg: the run config.
+        cfg: the run config (ignored with `resume`: the run's saved config is used).
+        resume: an unfinished run folder to continue from its newest intact checkpoint.
         recipe: the name used for the run folder.
         log: where progress messages go (a print-like function).
         live_progress: force the live progress bar on/off (default: only on a terminal).
         extra_handlers: more loop handlers, called after the standard ones (e.g. in tests).
     """
     started = time.perf_counter()
+    if resume is not None:
+        cfg = open_run_for_resume(resume, schema=RLConfig)  # type: ignore[assignment]
     check_rl_config(cfg)
     set_determinism(cfg)
     reward = build_reward(cfg.reward)  # fail fast on a bad classifier/label, before sampling
@@ -210,7 +216,7 @@ def run_rl(
     train_prompts, held_prompts = _split_prompts(load_prompts(cfg), cfg)
     disable_dropout(model)
     reference = copy.deepcopy(model)
-    run_dir = create_run_dir(cfg, recipe)
+    run_dir = resume if resume is not None else create_run_dir(cfg, recipe)
     save_config(cfg, run_dir / "config.yaml")
     techniques, model = prepare_techniques(cfg, model)
     task: Any = PolicyGradientTask(
@@ -240,6 +246,9 @@ def run_rl(
         f"{r.max_new_tokens} new tokens, kl_coef {r.kl_coef}" + (", chat template" if chat else "")
     )
     training = build_training(cfg, model, len(train_data.epoch_batches(0)), techniques)
+    previous_seconds = 0.0
+    if resume is not None:
+        previous_seconds = resume_training(training, run_dir, recipe, log).get("train_seconds", 0.0)
     state = training.state
     accelerator = make_accelerator(cfg)
     state.model, state.optimizer = accelerator.prepare(state.model, state.optimizer)
@@ -256,8 +265,12 @@ def run_rl(
         def evaluate() -> dict[str, Any]:
             return evaluate_rl(inner, held_data, cfg.seed, accelerator.device)
 
-        evaluation["start"] = {**evaluate(), "step": 0}
-        append_record(run_dir / "metrics.jsonl", {"split": "validation", **evaluation["start"]})
+        logged = read_records(run_dir / "metrics.jsonl")  # a resumed run measured it already
+        before = [r for r in logged if r.get("split") == "validation" and r.get("step") == 0]
+        evaluation["start"] = before[0] if before else {**evaluate(), "step": 0}
+        if not before:
+            append_record(run_dir / "metrics.jsonl", {"split": "validation", **evaluation["start"]})
+        evaluation["start"].pop("split", None)
         log(
             f"held-out prompts before training: reward {evaluation['start']['reward']:.4f}, "
             f"KL {evaluation['start']['kl']:.4f}"
@@ -265,9 +278,10 @@ def run_rl(
     train_started = time.perf_counter()
 
     def elapsed() -> dict[str, float]:
-        return {"train_seconds": time.perf_counter() - train_started}
+        return {"train_seconds": previous_seconds + time.perf_counter() - train_started}
 
     rl_log = RLLog(run_dir / "metrics.jsonl")
+    rl_log.history = [r for r in read_records(run_dir / "metrics.jsonl") if r.get("split") == "rl"]
     standard = standard_handlers(
         cfg, run_dir, training, has_validation=False, elapsed=elapsed, live=live_progress
     )

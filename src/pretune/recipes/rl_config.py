@@ -105,6 +105,10 @@ class RLModelConfig(ModelConfig):
 class RLConfig(RunConfig):
     """RunConfig plus the `rl:` and `reward:` sections (`pretune config show rl`)."""
 
+    @property
+    def task_kind(self) -> str:
+        return "rl"
+
     model: RLModelConfig = Field(default_factory=RLModelConfig)
     rl: RLSection = Field(default_factory=RLSection)
     reward: RewardSection = Field(default_factory=RewardSection)

@@ -22,8 +22,15 @@ import torch
 
 from pretune.config import RunConfig
 from pretune.errors import CheckpointError, ConfigError
+from pretune.runs import is_main_process
 from pretune.techniques.registry import build_techniques
-from pretune.train.callbacks import BestModelKeeper, Checkpointer, MetricsLog, Progress
+from pretune.train.callbacks import (
+    BestModelKeeper,
+    Checkpointer,
+    MetricsLog,
+    Progress,
+    truncate_metrics_log,
+)
 from pretune.train.checkpoint import latest_intact_checkpoint, load_checkpoint, restore_rng_state
 from pretune.train.loop import LoopPlan, steps_per_epoch, total_steps
 from pretune.train.optim import OPTIMIZERS, build_scheduler, parameter_groups
@@ -297,7 +304,8 @@ def build_training(
 
 
 def resume_training(training: Training, run_dir: Path, command: str, log: Callable) -> dict:
-    """Load the newest intact checkpoint into `training`; returns its trainer_state."""
+    """Load the newest intact checkpoint into `training` and drop the metrics logged after it
+    (so the resumed log reads as one uninterrupted run); returns its trainer_state."""
     path = latest_intact_checkpoint(run_dir, warn=log)
     if path is None:
         raise CheckpointError(
@@ -315,6 +323,8 @@ def resume_training(training: Training, run_dir: Path, command: str, log: Callab
         if technique.name in saved:
             technique.load_state_dict(saved[technique.name])
     state.restore_cursor({k: trainer_state[k] for k in state.cursor()})
+    if is_main_process():
+        truncate_metrics_log(run_dir / "metrics.jsonl", state.step)
     log(f"resuming {run_dir} from {path.name} (step {state.step}/{state.total_steps})")
     return trainer_state
 

@@ -28,13 +28,14 @@ from pretune.recipes.session import (
     export_model,
     make_accelerator,
     prepare_techniques,
+    resume_training,
     save_final_model,
     set_determinism,
     standard_handlers,
 )
 from pretune.recipes.sft_config import SFTConfig, check_sft_config
 from pretune.report import try_write_report
-from pretune.runs import create_run_dir, environment, write_json_atomic
+from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
 from pretune.tasks.sft import SFTData, SFTTask, encode_conversation, ensure_chat_template
 from pretune.train.loop import fit
 
@@ -202,6 +203,7 @@ def _split(items: list, fraction: float, seed: int) -> tuple[list, list]:
 def run_sft(
     cfg: SFTConfig,
     *,
+    resume: Path | None = None,
     recipe: str = "sft",
     log: Any = print,
     live_progress: bool | None = None,
@@ -210,13 +212,16 @@ def run_sft(
     """Fine-tune a causal LM on conversations; saves `model/` and `summary.json`.
 
     Args:
-        cfg: the run config.
+        cfg: the run config (ignored with `resume`: the run's saved config is used).
+        resume: an unfinished run folder to continue from its newest intact checkpoint.
         recipe: the name used for the run folder.
         log: where progress messages go (a print-like function).
         live_progress: force the live progress bar on/off (default: only on a terminal).
         extra_handlers: more loop handlers, called after the standard ones (e.g. in tests).
     """
     started = time.perf_counter()
+    if resume is not None:
+        cfg = open_run_for_resume(resume, schema=SFTConfig)  # type: ignore[assignment]
     check_sft_config(cfg)
     set_determinism(cfg)
     model, tokenizer, _ = load_causal_lm(cfg.model.init_from or "")
@@ -247,7 +252,7 @@ def run_sft(
             f"no training conversation keeps a response token within model.max_length="
             f"{m.max_length}; raise it"
         )
-    run_dir = create_run_dir(cfg, recipe)
+    run_dir = resume if resume is not None else create_run_dir(cfg, recipe)
     save_config(cfg, run_dir / "config.yaml")
     techniques, model = prepare_techniques(cfg, model)
     task: Any = SFTTask(model)
@@ -268,6 +273,9 @@ def run_sft(
         )
     )
     training = build_training(cfg, model, len(train_data.epoch_batches(0)), techniques)
+    previous_seconds = 0.0
+    if resume is not None:
+        previous_seconds = resume_training(training, run_dir, recipe, log).get("train_seconds", 0.0)
     state = training.state
     accelerator = make_accelerator(cfg)
     state.model, state.optimizer = accelerator.prepare(state.model, state.optimizer)
@@ -275,7 +283,7 @@ def run_sft(
     train_started = time.perf_counter()
 
     def elapsed() -> dict[str, float]:
-        return {"train_seconds": time.perf_counter() - train_started}
+        return {"train_seconds": previous_seconds + time.perf_counter() - train_started}
 
     handlers = standard_handlers(
         cfg, run_dir, training, has_validation=False, elapsed=elapsed, live=live_progress

@@ -59,6 +59,10 @@ class SFTModelConfig(ModelConfig):
 class SFTConfig(RunConfig):
     """RunConfig plus the `sft:` section (`pretune config show sft`)."""
 
+    @property
+    def task_kind(self) -> str:
+        return "sft"
+
     model: SFTModelConfig = Field(default_factory=SFTModelConfig)
     sft: SFTSection = Field(default_factory=SFTSection)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from pretune.errors import CheckpointError
 
-__all__ = ["RunData", "dig", "flatten", "load_run", "number", "series"]
+__all__ = ["RunData", "dig", "flatten", "load_run", "number", "read_records", "series"]
 
 
 @dataclass
@@ -108,8 +108,11 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    # A crash can leave half a last line; a report shows what is readable.
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a `metrics.jsonl` ([] if there is none); a half-written line (a crash)
+    is skipped, so readers see what is readable."""
+    if not path.is_file():
+        return []
     records = []
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
@@ -155,5 +158,5 @@ def load_run(run_dir: Path) -> RunData:
     if files["config.yaml"].is_file():
         run.config = _read_config(files["config.yaml"])
     if files["metrics.jsonl"].is_file():
-        run.records = _read_records(files["metrics.jsonl"])
+        run.records = read_records(files["metrics.jsonl"])
     return run

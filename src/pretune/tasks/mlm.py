@@ -25,7 +25,11 @@ def lm_head_parts(model: torch.nn.Module) -> tuple[Any, Any] | None:
     """(backbone, head) of a `*ForMaskedLM`/`*ForCausalLM` model, or None if not recognised.
 
     The backbone returns hidden states (B, T, H) and the head maps (..., H) -> (..., V).
+    A peft (LoRA) wrapper is looked through: its `base_model` is the whole wrapped LM.
     """
+    get_base_model = getattr(model, "get_base_model", None)
+    if callable(get_base_model):
+        model = get_base_model()
     base = getattr(model, "base_model", None)
     if base is None or base is model:
         return None

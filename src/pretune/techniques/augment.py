@@ -58,6 +58,8 @@ class Augment(Technique):
     """
 
     name = "augment"
+    # Re-tokenising moves tokens: only a label per example survives it (not per token/span).
+    tasks = frozenset({"classify"})
 
     def __init__(
         self, p: float = 0.1, ops: list[str] | None = None, tokenizer: str | None = None

@@ -29,7 +29,13 @@ from typing import Any
 
 import torch
 
-__all__ = ["Technique"]
+__all__ = ["TASK_KINDS", "TEXT_TASKS", "Technique"]
+
+# What a run trains, as a technique sees it (`RunConfig.task_kind`).
+TASK_KINDS = ("classify", "ner", "qa", "mlm", "clm", "sft", "rl", "image-classify", "mim",
+              "multitask")  # fmt: skip
+# Kinds whose inputs are token ids through a word-embedding table (embedding perturbations).
+TEXT_TASKS = frozenset({"classify", "ner", "qa", "mlm", "clm", "sft"})
 
 
 class Technique:
@@ -41,6 +47,8 @@ class Technique:
         needs_teacher: requires a teacher model.
         replaces_weights: `export_model` swaps in weights of its own (EMA, SWA); skipped when
             the recipe restores the best validation weights, which already include them.
+        tasks: the task kinds (`TASK_KINDS`) it makes sense for; None means every kind. A run
+            config naming it for another kind is refused before anything is built.
     """
 
     name: str = ""
@@ -48,6 +56,7 @@ class Technique:
     changes_loss: bool = False
     needs_teacher: bool = False
     replaces_weights: bool = False
+    tasks: frozenset[str] | None = None
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
         return model

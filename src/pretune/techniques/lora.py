@@ -17,9 +17,26 @@ from pretune.techniques.registry import TECHNIQUES
 
 __all__ = ["LoRA", "wrap_with_lora"]
 
-# The head of a sequence classifier, by architecture: BERT-likes `classifier` (and `pooler`,
-# new when the checkpoint was saved without one), GPT-likes `score`.
-HEAD_MODULES = ("classifier", "score", "pooler")
+# The task head, trained in full beside the adapters: BERT-likes `classifier` (and `pooler`,
+# new when the checkpoint was saved without one), GPT-likes `score`, QA models `qa_outputs`.
+HEAD_MODULES = ("classifier", "score", "pooler", "qa_outputs")
+
+
+# Attention query/value projections under the names architectures give them, for models
+# peft has no default for (ViT in transformers 5: q_proj, v_proj).
+_ATTENTION_TARGETS = (["query", "value"], ["q_proj", "v_proj"], ["q_lin", "v_lin"], ["c_attn"])
+
+
+def default_lora_targets(model: torch.nn.Module) -> list[str]:
+    """peft's usual adapter targets for the architecture (GPT-2: c_attn), else the first
+    query/value naming the model has (BERT's names when none matches, for a clear error)."""
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
+
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    if model_type in TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING:
+        return list(TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING[model_type])
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    return next((t for t in _ATTENTION_TARGETS if set(t) <= names), ["query", "value"])
 
 
 def wrap_with_lora(
@@ -41,12 +58,19 @@ def wrap_with_lora(
             f"techniques.lora.target_modules: {missing} not found in the model; its linear "
             "layers include " + ", ".join(sorted(n for n in _linear_names(model))[:12])
         )
+    # SEQ_CLS gives sequence classifiers peft's own head handling; others get the plain wrapper.
+    is_classifier = type(model).__name__.endswith("ForSequenceClassification")
     config = LoraConfig(
-        task_type=TaskType.SEQ_CLS,
+        task_type=TaskType.SEQ_CLS if is_classifier else None,
         r=r,
         lora_alpha=alpha,
         lora_dropout=dropout,
         target_modules=list(target_modules),
+        # GPT-2's Conv1D stores weights transposed (in, out); peft must be told.
+        fan_in_fan_out=any(
+            type(module).__name__ == "Conv1D" and name.rsplit(".", 1)[-1] in target_modules
+            for name, module in model.named_modules()
+        ),
         modules_to_save=[m for m in train_modules if m in names] or None,
     )
     return get_peft_model(model, config)
@@ -66,8 +90,9 @@ class LoRA(Technique):
     r: adapter rank (4-16 is usual; higher = more capacity, more parameters).
     alpha: scaling; the update is multiplied by alpha / r (keep alpha = 2r as a start).
     dropout: dropout on the adapter input.
-    target_modules: names of the linear layers that get adapters (BERT-likes: query, value;
-        add key, dense for more capacity).
+    target_modules: names of the linear layers that get adapters (default: peft's usual
+        choice for the architecture, e.g. BERT-likes query, value; GPT-2 c_attn; add key,
+        dense for more capacity).
     """
 
     name = "lora"
@@ -88,12 +113,11 @@ class LoRA(Technique):
         self.r = r
         self.alpha = alpha
         self.dropout = dropout
-        self.target_modules = list(target_modules or ["query", "value"])
+        self.target_modules = list(target_modules) if target_modules else None
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
-        return wrap_with_lora(
-            model, self.r, self.alpha, self.dropout, self.target_modules, list(HEAD_MODULES)
-        )
+        targets = self.target_modules or default_lora_targets(model)
+        return wrap_with_lora(model, self.r, self.alpha, self.dropout, targets, list(HEAD_MODULES))
 
     def export_model(self, model: torch.nn.Module) -> torch.nn.Module:
         """The base model with the adapters merged in (a plain transformers model)."""

@@ -80,6 +80,8 @@ class Mixup(Technique):
     """
 
     name = "mixup"
+    # One label per example mixes; token labels, spans and LM targets do not.
+    tasks = frozenset({"classify", "image-classify"})
     changes_loss = True
 
     def __init__(self, alpha: float = 0.4) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from pretune.errors import ConfigError
 from pretune.registry import Registry
 
-__all__ = ["TECHNIQUES", "build_techniques", "check_technique_params"]
+__all__ = ["TECHNIQUES", "build_techniques", "check_technique_params", "check_techniques_fit_task"]
 
 TECHNIQUES: Registry[Any] = Registry("technique")
 
@@ -42,6 +42,23 @@ def check_technique_params(name: str, params: Any) -> dict[str, Any]:
             f"parameters: {', '.join(accepted) or 'none'}"
         ) from None
     return params
+
+
+def check_techniques_fit_task(names: list[str], task_kind: str) -> None:
+    """ConfigError for the first technique whose `tasks` declaration excludes `task_kind`.
+
+    Some techniques have no meaning for some tasks (mixing two NER sentences' token labels,
+    re-tokenising a QA context under its answer span): refusing them at config time beats a
+    shape error mid-run or, worse, a run that trains on misaligned labels.
+    """
+    _load_all()
+    for name in names:
+        supported = getattr(TECHNIQUES.get(name), "tasks", None)
+        if supported is not None and task_kind not in supported:
+            raise ConfigError(
+                f"techniques.{name} does not apply to {task_kind} runs; it applies to "
+                f"{', '.join(sorted(supported))}. Remove it from the techniques section"
+            )
 
 
 def build_techniques(spec: dict[str, Any]) -> list[Any]:
