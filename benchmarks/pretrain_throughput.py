@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from bench_common import flops_per_token, matmul_peak_gflops
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -41,38 +42,6 @@ def bbc_paragraphs(limit: int, seed: int = 0) -> list[str]:
     paragraphs = [p.strip() for a in articles for p in a.split("\n") if len(p.strip()) > 20]
     random.Random(seed).shuffle(paragraphs)
     return paragraphs[:limit]
-
-
-def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
-    """Best fp32 GFLOP/s of a (size x size) @ (size x size) matmul on this machine.
-
-    Measured at the start and at the end of the run (the best counts): on a shared CPU one
-    measurement may land in a busy moment and understate the peak.
-    """
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    torch.matmul(a, b)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.matmul(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
-
-
-def flops_per_token(model: torch.nn.Module, max_length: int, predicted_share: float) -> float:
-    """Useful training FLOPs per real token (Kaplan et al. 2020 style estimate)."""
-    config = model.config
-    hidden = getattr(config, "hidden_size", None) or config.n_embd
-    layers = getattr(config, "num_hidden_layers", None) or config.n_layer
-    embeddings = {
-        id(p) for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()
-    }
-    body = sum(p.numel() for p in model.parameters() if id(p) not in embeddings)
-    return (
-        6 * body
-        + 6 * layers * max_length * hidden
-        + 6 * hidden * config.vocab_size * predicted_share
-    )
 
 
 class _TokenCounter:
@@ -192,7 +161,10 @@ def run_pretune(
         defaults=spec.defaults,
         schema=spec.schema,
     )
-    summary = run_pretrain(cfg, log=lambda *_: None, live_progress=False, extra_handlers=[Timer()])
+    with contextlib.redirect_stdout(sys.stderr):  # progress lines: keep stdout for the JSON
+        summary = run_pretrain(
+            cfg, log=lambda *_: None, live_progress=False, extra_handlers=[Timer()]
+        )
     seconds = marks["t1"] - marks["t0"]
     tokens = marks["n1"] - marks["n0"]
     return {

@@ -117,9 +117,12 @@ class ModelConfig(_Section):
     hidden_dropout: float | None = Field(
         None, ge=0, lt=1, description="Dropout on hidden states in the encoder (null: model's own)."
     )
+    # 0 by default: on CPU, dropout on the (B, heads, T, T) attention probabilities costs more
+    # than the attention itself and keeps SDPA off its fused path (benchmarks/README.md).
     attention_dropout: float | None = Field(
-        None, ge=0, lt=1, description="Dropout on attention probabilities (null: model's own)."
-    )
+        0.0, ge=0, lt=1,
+        description="Dropout on attention probabilities (null: model's own; 0: none, fastest).",
+    )  # fmt: skip
     init: Literal[
         "none", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"
     ] = Field("none", description="Re-initialise the new classification head (none: model's own).")

