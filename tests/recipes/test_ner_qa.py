@@ -103,3 +103,48 @@ def test_bad_input_exits_2(
     assert main([command, f"data.source={path}", f"output_dir={tmp_path}"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
+
+
+@pytest.mark.parametrize("recipe", ["ner", "qa"])
+def test_resume_after_a_crash_matches_an_uninterrupted_run(
+    recipe: str, tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    from safetensors.torch import load_file
+
+    from helpers import Interrupted, StopAfterCheckpoint
+    from pretune.config import load_config
+    from pretune.recipes.catalog import recipe_spec
+
+    module = importlib.import_module(f"pretune.recipes.{recipe}")
+    monkeypatch.setattr(module, "try_write_report", lambda *a, **k: None)
+    run = getattr(module, f"run_{recipe}")
+    data = (toy_conll(tmp_path / "toy.conll", 60, seed=0) if recipe == "ner"
+            else toy_squad(tmp_path / "toy.json", 60, seed=0))  # fmt: skip
+    spec = recipe_spec(recipe)
+
+    def config(name: str):
+        args = tiny_overrides(data, tiny_bert, tmp_path / "runs", f"name={name}",
+                              "model.max_length=32", "qa.stride=8", "train.max_steps=6",
+                              "train.eval_every=3", "train.checkpoint_every=3",
+                              "train.log_every=1", "train.num_threads=1")  # fmt: skip
+        if recipe == "ner":
+            args.remove("qa.stride=8")
+        return load_config(None, args, defaults=spec.defaults, schema=spec.schema)
+
+    whole = run(config("whole"), log=lambda *_: None)
+    with pytest.raises(Interrupted):
+        run(config("cut"), log=lambda *_: None, extra_handlers=[StopAfterCheckpoint(3)])
+    cut = tmp_path / "runs" / "cut"
+    resumed = run(None, resume=cut, log=lambda *_: None)
+
+    expected = load_file(str(Path(whole["run_dir"]) / "model" / "model.safetensors"))
+    got = load_file(str(cut / "model" / "model.safetensors"))
+    for key in expected:
+        assert (expected[key] == got[key]).all(), f"{recipe}: {key} differs after resume"
+    losses = [r["loss"] for r in _records(cut, "train")]
+    assert len(losses) == 6 and losses == [
+        r["loss"] for r in _records(Path(whole["run_dir"]), "train")
+    ]
+    assert resumed["test"] == whole["test"]
