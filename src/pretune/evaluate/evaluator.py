@@ -23,6 +23,11 @@ def _batches(
     # Longest-first batches waste the least padding; callers restore order via the indices.
     for indices in inference_batches(split.lengths, batch_size):
         batch = {k: v.to(device) for k, v in split.load(indices).items()}
+        mask = batch.get("attention_mask")
+        if mask is not None and bool(mask.all()):
+            # Rows of equal length (common once texts are cut at max_length): without a mask
+            # attention takes its unmasked fast path; the outputs are the same.
+            del batch["attention_mask"]
         with torch.inference_mode():
             logits = forward(batch)["logits"].float()
         yield indices, batch, logits

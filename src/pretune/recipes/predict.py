@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -17,7 +18,7 @@ from pretune.errors import CheckpointError, DataError
 from pretune.evaluate.evaluator import predict_probabilities
 from pretune.models.load import load_tokenizer
 
-__all__ = ["find_model_dir", "predict_texts", "predict_to", "read_texts"]
+__all__ = ["Predictor", "find_model_dir", "predict_texts", "predict_to", "read_texts"]
 
 
 def find_model_dir(run: Path) -> Path:
@@ -51,6 +52,41 @@ def read_texts(source: str, text_column: str = "text") -> list[str]:
     return texts
 
 
+@dataclass
+class Predictor:
+    """A run's classifier loaded once (tokenizer, model, max length), for many predictions."""
+
+    model: torch.nn.Module
+    tokenizer: Any
+    max_length: int
+    label_names: list[str]
+
+    @classmethod
+    def load(cls, run: Path) -> Predictor:
+        from transformers import AutoModelForSequenceClassification
+
+        model_dir = find_model_dir(run)
+        tokenizer = load_tokenizer(model_dir)
+        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
+        if (model_dir / "quantization.json").is_file():  # a `pretune quantize` folder
+            from pretune.deploy.quantize import quantize_model
+
+            model = quantize_model(model)
+        names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        return cls(model, tokenizer, _max_length(run, tokenizer), names)
+
+    def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Class probabilities (N, K) of `texts`, in input order: tokenised once, run in
+        batches of similar length (least padding), under inference mode."""
+        split = encode_split(self.tokenizer, texts, max_length=self.max_length)
+        out = np.zeros((len(texts), len(self.label_names)), dtype=np.float32)
+        for indices, probs in predict_probabilities(
+            self.model, split, batch_size, torch.device("cpu")
+        ):
+            out[indices] = probs.numpy()
+        return out
+
+
 def predict_texts(
     run: Path, texts: list[str], batch_size: int = 64
 ) -> tuple[list[str], np.ndarray]:
@@ -58,25 +94,12 @@ def predict_texts(
 
     `run` may also be an ensemble folder (`pretune ensemble`): its members' mean probabilities.
     """
-    from transformers import AutoModelForSequenceClassification
-
     if (run / "ensemble.json").is_file():
         from pretune.recipes.ensemble import predict_ensemble
 
         return predict_ensemble(run, texts, batch_size)
-    model_dir = find_model_dir(run)
-    tokenizer = load_tokenizer(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
-    if (model_dir / "quantization.json").is_file():  # a `pretune quantize` folder
-        from pretune.deploy.quantize import quantize_model
-
-        model = quantize_model(model)
-    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    split = encode_split(tokenizer, texts, max_length=_max_length(run, tokenizer))
-    probabilities = np.zeros((len(texts), len(names)), dtype=np.float32)
-    for indices, probs in predict_probabilities(model, split, batch_size, torch.device("cpu")):
-        probabilities[indices] = probs.numpy()
-    return names, probabilities
+    predictor = Predictor.load(run)
+    return predictor.label_names, predictor.probabilities(texts, batch_size)
 
 
 def _write(handle: IO[str], fmt: str, texts: list[str], names: list[str], probs: np.ndarray):
