@@ -59,3 +59,26 @@ def test_config_init_and_dropout_reach_the_model(tiny_bert):
     assert model.bert.encoder.layer[0].attention.self.dropout.p == 0.2
     init_model(model, "kaiming_normal")
     assert model.classifier.bias.detach().abs().sum().item() == 0.0
+
+
+def test_attention_dropout_defaults_to_zero_and_null_keeps_the_checkpoints(tiny_bert):
+    from pretune.config import load_config
+    from pretune.models.load import load_classifier
+
+    default = load_config(None, []).model.attention_dropout
+    assert default == 0.0
+    model = load_classifier(tiny_bert, ["a", "b"], max_length=32, attention_dropout=default)
+    assert model.bert.encoder.layer[0].attention.self.dropout.p == 0.0
+    kept = load_classifier(tiny_bert, ["a", "b"], max_length=32, attention_dropout=None)
+    assert kept.config.attention_probs_dropout_prob == 0.1  # BertConfig's own
+
+
+def test_zero_dropout_on_a_model_without_that_setting_is_not_an_error(tmp_path):
+    from pretune.models.load import dropout_overrides
+
+    class NoDropout:  # a config with no dropout attributes at all
+        pass
+
+    assert dropout_overrides(NoDropout(), 0.0, 0.0, tmp_path) == {}
+    with pytest.raises(ConfigError, match=r"model\.attention_dropout"):
+        dropout_overrides(NoDropout(), None, 0.1, tmp_path)

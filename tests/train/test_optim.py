@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 
@@ -234,3 +235,21 @@ def test_scheduler_state_dict_round_trips() -> None:
         sched2.step()
     assert seq1 == seq2
     assert seq1 == pytest.approx([0.3 * cosine_factor(k, 2, 10) for k in range(4, 10)])
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_adam_is_fused_by_default_and_matches_the_foreach_path(name: str) -> None:
+    torch.manual_seed(0)
+    fused_model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    foreach_model = copy.deepcopy(fused_model)
+    fused = build_optimizer(fused_model, name, lr=0.01, weight_decay=0.1)
+    foreach = build_optimizer(foreach_model, name, lr=0.01, weight_decay=0.1, foreach=True)
+    assert fused.defaults["fused"] and not foreach.defaults["fused"]
+    x = torch.randn(16, 4)
+    for model, opt in ((fused_model, fused), (foreach_model, foreach)):
+        for _ in range(5):
+            model(x).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    for a, b in zip(fused_model.parameters(), foreach_model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
