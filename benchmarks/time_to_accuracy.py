@@ -28,6 +28,7 @@ from bench_common import (
     add_peak_fraction,
     bbc_rows,
     hf_finetune,
+    in_fresh_process,
     matmul_peak_gflops,
     pretune_finetune,
     split_rows,
@@ -60,14 +61,17 @@ def main() -> None:
     peak = matmul_peak_gflops()
     model_path = resolve_model_path("minilm")
     with tempfile.TemporaryDirectory() as tmp:
-        hf = hf_finetune(model_path, train, test, max_length=256, batch_size=16,
-                         epochs=args.hf_epochs, workdir=Path(tmp), target=args.target,
-                         eval_every=args.eval_every)  # fmt: skip
-        ours = pretune_finetune(train, test, [f"train.num_threads={args.threads}"],
-                                workdir=Path(tmp), target=args.target,
-                                eval_every=args.eval_every)  # fmt: skip
+        hf = in_fresh_process(hf_finetune, model_path, train, test, max_length=256,
+                              batch_size=16, epochs=args.hf_epochs, workdir=Path(tmp),
+                              target=args.target, eval_every=args.eval_every,
+                              threads=args.threads)  # fmt: skip
+        ours = in_fresh_process(pretune_finetune, train, test,
+                                [f"train.num_threads={args.threads}"], workdir=Path(tmp),
+                                target=args.target, eval_every=args.eval_every)  # fmt: skip
     peak = max(peak, matmul_peak_gflops())
-    model = hf.pop("model")
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(model_path), num_labels=5)
     out: dict[str, Any] = {"settings": vars(args), "rows": {"train": len(train[0]),
                                                             "test": len(test[0])}}  # fmt: skip
     for name, side in (("hf", hf), ("pretune", ours)):
