@@ -10,7 +10,9 @@ BBC articles (the first `--texts` of the corpus in a seeded shuffle) go through:
   - pretune:  `Predictor.probabilities(texts)`, what `pretune predict` runs once the model
     is loaded (texts tokenised once, sorted by length so batches hold little padding, an
     all-ones attention mask dropped, inference mode);
-  - pretune int8: the same on the run quantised by `pretune quantize` (dynamic int8 Linear).
+  - pretune int8: the same on the run quantised by `pretune quantize` (dynamic int8 Linear);
+  - pretune onnx: the same on the run exported by `pretune export` (fp32 ONNX), which
+    `pretune predict` runs with onnxruntime.
 Each pass runs every arm once, the order rotating from pass to pass so that all see the same
 machine load; model loading is outside the clock for every arm. The report holds each arm's
 best pass (examples per wall second and per CPU second of this process), the ratios against
@@ -55,6 +57,7 @@ def main() -> None:
     from transformers.utils import logging
 
     from pretune.data.sources import load_source
+    from pretune.deploy.export_onnx import export_run
     from pretune.deploy.quantize import quantize_run
     from pretune.recipes.predict import Predictor, _max_length, find_model_dir
 
@@ -68,6 +71,7 @@ def main() -> None:
         int8_run = Path(tmp) / "int8"
         with contextlib.redirect_stdout(sys.stderr):
             comparison = quantize_run(args.run, int8_run, batch_size=args.batch_size, repeats=1)
+            export_run(args.run, Path(tmp) / "onnx")
         pipe = pipeline("text-classification", model=str(model_dir), device=-1)
         max_length = _max_length(args.run, pipe.tokenizer)
 
@@ -81,8 +85,10 @@ def main() -> None:
             return [predictor.label_names[i] for i in probs.argmax(1)]
 
         fp32, int8 = Predictor.load(args.run), Predictor.load(int8_run)
+        onnx = Predictor.load(Path(tmp) / "onnx")
         arms = {"pipeline": run_pipeline, "pretune": lambda: run_pretune(fp32),
-                "pretune_int8": lambda: run_pretune(int8)}  # fmt: skip
+                "pretune_int8": lambda: run_pretune(int8),
+                "pretune_onnx": lambda: run_pretune(onnx)}  # fmt: skip
         best: dict[str, dict[str, float]] = {name: {} for name in arms}
         labels: dict[str, list[str]] = {}
         memory: dict[str, float] = {}
@@ -112,7 +118,7 @@ def main() -> None:
             "peak_memory_mb": memory[name],
         }  # fmt: skip
     pipe_speed = best["pipeline"]
-    for name in ("pretune", "pretune_int8"):
+    for name in ("pretune", "pretune_int8", "pretune_onnx"):
         out[f"ratio_{name}_vs_pipeline"] = round(
             best[name]["examples_per_s"] / pipe_speed["examples_per_s"], 3
         )
@@ -120,6 +126,7 @@ def main() -> None:
             best[name]["examples_per_cpu_s"] / pipe_speed["examples_per_cpu_s"], 3
         )
     out["fp32_identical_predictions"] = labels["pretune"] == labels["pipeline"]
+    out["onnx_identical_predictions"] = labels["pretune_onnx"] == labels["pipeline"]
     out["int8_agreement_with_fp32"] = round(
         sum(a == b for a, b in zip(labels["pretune"], labels["pretune_int8"], strict=True))
         / len(texts), 4

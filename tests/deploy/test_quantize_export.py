@@ -75,6 +75,23 @@ def test_onnx_export_matches_pytorch(tiny_run, tmp_path):
     assert report["label_agreement"] == 1.0
 
 
+def test_predict_on_an_export_folder_runs_onnxruntime_with_the_same_probabilities(
+    tiny_run, tmp_path
+):
+    pytest.importorskip("onnxruntime")
+    from pretune.recipes.predict import Predictor
+
+    export_run(tiny_run, tmp_path / "onnx")
+    texts = ["match goal team coach league", "bank market shares profit", "vote"] * 3
+    torch_side, onnx_side = Predictor.load(tiny_run), Predictor.load(tmp_path / "onnx")
+    assert not isinstance(onnx_side.model, torch.nn.Module)  # the onnxruntime path
+    assert onnx_side.label_names == torch_side.label_names
+    assert onnx_side.max_length == torch_side.max_length
+    expected = torch_side.probabilities(texts, batch_size=4)
+    got = onnx_side.probabilities(texts, batch_size=4)
+    assert abs(got - expected).max() < 1e-5
+
+
 def test_onnx_handles_other_batch_and_sequence_sizes(tiny_run, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     from pretune.deploy.export_onnx import export_onnx

@@ -48,14 +48,29 @@ def evaluate_split(
 
 
 def predict_probabilities(
-    model: torch.nn.Module, split: EncodedSplit, batch_size: int, device: torch.device
+    model: torch.nn.Module | Callable[[dict[str, torch.Tensor]], torch.Tensor],
+    split: EncodedSplit,
+    batch_size: int,
+    device: torch.device,
 ) -> Iterator[tuple[list[int], torch.Tensor]]:
-    """Yield (row indices, class probabilities (B, K)) batch by batch, longest rows first."""
-    model.eval()
+    """Yield (row indices, class probabilities (B, K)) batch by batch, longest rows first.
+
+    `model` is a torch classifier, or any `inputs -> logits` function (an onnxruntime session
+    wrapped by `recipes.predict`); inputs never hold `labels`, and hold no `attention_mask`
+    when the batch has no padding.
+    """
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+        module = model
+
+        def logits_of(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+            return module(**inputs).logits
+
+    else:
+        logits_of = model
 
     def forward(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        inputs = {k: v for k, v in batch.items() if k != "labels"}
-        return {"logits": model(**inputs).logits}
+        return {"logits": logits_of({k: v for k, v in batch.items() if k != "labels"})}
 
     for indices, _, logits in _batches(forward, split, batch_size, device):
         yield indices, torch.softmax(logits, dim=-1).cpu()

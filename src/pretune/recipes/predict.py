@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -18,7 +19,14 @@ from pretune.errors import CheckpointError, DataError
 from pretune.evaluate.evaluator import predict_probabilities
 from pretune.models.load import load_tokenizer
 
-__all__ = ["Predictor", "find_model_dir", "predict_texts", "predict_to", "read_texts"]
+__all__ = [
+    "Predictor",
+    "find_model_dir",
+    "onnx_logits",
+    "predict_texts",
+    "predict_to",
+    "read_texts",
+]
 
 
 def find_model_dir(run: Path) -> Path:
@@ -52,21 +60,48 @@ def read_texts(source: str, text_column: str = "text") -> list[str]:
     return texts
 
 
+def onnx_logits(path: Path, threads: int | None = None) -> Callable[[dict], torch.Tensor]:
+    """An `inputs -> logits` function running an exported model (`pretune export`) with
+    onnxruntime; an absent attention mask (a batch without padding) is all ones."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def logits_of(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        ids = inputs["input_ids"]
+        mask = inputs.get("attention_mask", torch.ones_like(ids))
+        feed = {"input_ids": ids.cpu().numpy(), "attention_mask": mask.cpu().numpy()}
+        return torch.from_numpy(session.run(["logits"], feed)[0])
+
+    return logits_of
+
+
 @dataclass
 class Predictor:
-    """A run's classifier loaded once (tokenizer, model, max length), for many predictions."""
+    """A run's classifier loaded once (tokenizer, model, max length), for many predictions.
 
-    model: torch.nn.Module
+    `model` is the torch classifier (int8 for a `pretune quantize` folder), or for a
+    `pretune export` folder (`model.onnx`) an onnxruntime `inputs -> logits` function.
+    """
+
+    model: torch.nn.Module | Callable[[dict], torch.Tensor]
     tokenizer: Any
     max_length: int
     label_names: list[str]
 
     @classmethod
     def load(cls, run: Path) -> Predictor:
-        from transformers import AutoModelForSequenceClassification
+        from transformers import AutoConfig, AutoModelForSequenceClassification
 
         model_dir = find_model_dir(run)
         tokenizer = load_tokenizer(model_dir)
+        if (model_dir / "model.onnx").is_file():
+            config = AutoConfig.from_pretrained(str(model_dir))
+            names = [config.id2label[i] for i in range(len(config.id2label))]
+            logits_of = onnx_logits(model_dir / "model.onnx")
+            return cls(logits_of, tokenizer, _max_length(run, tokenizer), names)
         model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
         if (model_dir / "quantization.json").is_file():  # a `pretune quantize` folder
             from pretune.deploy.quantize import quantize_model
