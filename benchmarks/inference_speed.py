@@ -59,7 +59,8 @@ def main() -> None:
     from pretune.data.sources import load_source
     from pretune.deploy.export_onnx import export_run
     from pretune.deploy.quantize import quantize_run
-    from pretune.recipes.predict import Predictor, _max_length, find_model_dir
+    from pretune.deploy.runs import run_max_length
+    from pretune.recipes.predict import Predictor, find_model_dir
 
     logging.set_verbosity_error()
     texts = [str(t) for t in load_source("bbc", label_column=None)["text"][:]]
@@ -73,7 +74,7 @@ def main() -> None:
             comparison = quantize_run(args.run, int8_run, batch_size=args.batch_size, repeats=1)
             export_run(args.run, Path(tmp) / "onnx")
         pipe = pipeline("text-classification", model=str(model_dir), device=-1)
-        max_length = _max_length(args.run, pipe.tokenizer)
+        max_length = run_max_length(args.run, model_dir, pipe.tokenizer)
 
         def run_pipeline() -> list[str]:
             outputs = pipe(texts, batch_size=args.batch_size, truncation=True,

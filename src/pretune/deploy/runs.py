@@ -67,7 +67,9 @@ def load_run_model(run: Path) -> RunModel:
 
         model = quantize_model(model)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    return RunModel(run, model_dir, model, tokenizer, names, _max_length(run, model_dir, tokenizer))
+    return RunModel(
+        run, model_dir, model, tokenizer, names, run_max_length(run, model_dir, tokenizer)
+    )
 
 
 def run_config_path(run: Path, model_dir: Path) -> Path | None:
@@ -78,7 +80,8 @@ def run_config_path(run: Path, model_dir: Path) -> Path | None:
     return None
 
 
-def _max_length(run: Path, model_dir: Path, tokenizer: Any) -> int:
+def run_max_length(run: Path, model_dir: Path, tokenizer: Any) -> int:
+    """The max length the model was trained with (its run config), else the tokenizer's (<= 512)."""
     path = run_config_path(run, model_dir)
     if path is not None:
         from pretune.config import load_config

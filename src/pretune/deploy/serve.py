@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from pydantic import BaseModel, Field
 
 __all__ = ["Batcher", "Limits", "ServiceMetrics", "create_app", "load_predictor", "serve"]
@@ -61,24 +60,16 @@ Predict = Callable[[list[str]], np.ndarray]  # texts -> probabilities (N, K)
 
 def load_predictor(run: Path, max_batch: int = 32) -> tuple[Predict, list[str]]:
     """(texts -> probabilities, label names) for a run or model folder (int8 ones included)."""
-    from pretune.data.encode import encode_split
-    from pretune.deploy.runs import load_run_model
-    from pretune.evaluate.evaluator import predict_probabilities
+    from pretune.recipes.predict import Predictor
 
-    rm = load_run_model(run)
+    predictor = Predictor.load(run)
 
     def predict(texts: list[str]) -> np.ndarray:
         # Lone surrogates are valid JSON but not UTF-8: the tokenizer would fail on them.
         clean = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
-        split = encode_split(rm.tokenizer, clean, max_length=rm.max_length)
-        out = np.zeros((len(texts), len(rm.label_names)), dtype=np.float32)
-        for indices, probs in predict_probabilities(
-            rm.model, split, max_batch, torch.device("cpu")
-        ):
-            out[indices] = probs.numpy()
-        return out
+        return predictor.probabilities(clean, max_batch)
 
-    return predict, rm.label_names
+    return predict, predictor.label_names
 
 
 class ServiceMetrics:

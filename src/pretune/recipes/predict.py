@@ -39,15 +39,6 @@ def find_model_dir(run: Path) -> Path:
     )
 
 
-def _max_length(run: Path, tokenizer) -> int:
-    config = run / "config.yaml"
-    if config.is_file():
-        from pretune.config import load_config
-
-        return load_config(config).model.max_length
-    return min(int(getattr(tokenizer, "model_max_length", 512)), 512)
-
-
 def read_texts(source: str, text_column: str = "text") -> list[str]:
     """Texts from stdin (`-`, one per line) or any file `load_source` reads (labels ignored)."""
     if source == "-":
@@ -95,20 +86,22 @@ class Predictor:
     def load(cls, run: Path) -> Predictor:
         from transformers import AutoConfig, AutoModelForSequenceClassification
 
+        from pretune.deploy.runs import run_max_length  # deploy.runs imports this module
+
         model_dir = find_model_dir(run)
         tokenizer = load_tokenizer(model_dir)
         if (model_dir / "model.onnx").is_file():
             config = AutoConfig.from_pretrained(str(model_dir))
             names = [config.id2label[i] for i in range(len(config.id2label))]
             logits_of = onnx_logits(model_dir / "model.onnx")
-            return cls(logits_of, tokenizer, _max_length(run, tokenizer), names)
+            return cls(logits_of, tokenizer, run_max_length(run, model_dir, tokenizer), names)
         model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
         if (model_dir / "quantization.json").is_file():  # a `pretune quantize` folder
             from pretune.deploy.quantize import quantize_model
 
             model = quantize_model(model)
         names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        return cls(model, tokenizer, _max_length(run, tokenizer), names)
+        return cls(model, tokenizer, run_max_length(run, model_dir, tokenizer), names)
 
     def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Class probabilities (N, K) of `texts`, in input order: tokenised once, run in
