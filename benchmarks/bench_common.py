@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import random
 import sys
 import threading
 import time
@@ -126,17 +127,23 @@ def bbc_rows(variant: str = "articles") -> tuple[list[str], list[str]]:
     """BBC News texts and topics, exact duplicates dropped (both arms must see the same rows).
 
     variant "articles": whole articles (most are longer than 256 tokens, so little padding);
-    "leads": each article's title and first paragraph, 10-90 tokens: a set of short texts
-    whose lengths vary, where padding to the longest in a batch wastes the most.
+    "leads": each article's title and first paragraph, 10-90 tokens: a set of short texts;
+    "mixed": each article cut after a random number of paragraphs (at least the title and
+    one paragraph; seeded), 12-256 tokens, median about 140: lengths spread over the whole
+    range, where padding to the longest in a batch wastes the most.
     """
     from pretune.data.sources import load_source
 
     data = load_source("bbc")
     texts, labels = list(data["text"][:]), [str(x) for x in data["label"][:]]
+    paragraphs = [[p.strip() for p in t.split("\n") if p.strip()] for t in texts]
     if variant == "leads":
-        texts = [" ".join([p.strip() for p in t.split("\n") if p.strip()][:2]) for t in texts]
+        texts = [" ".join(ps[:2]) for ps in paragraphs]
+    elif variant == "mixed":
+        rng = random.Random(0)
+        texts = [" ".join(ps[: rng.randint(min(2, len(ps)), len(ps))]) for ps in paragraphs]
     elif variant != "articles":
-        raise SystemExit(f"unknown dataset variant {variant!r}: articles or leads")
+        raise SystemExit(f"unknown dataset variant {variant!r}: articles, leads or mixed")
     seen: set[str] = set()
     rows = [(t, y) for t, y in zip(texts, labels, strict=True) if not (t in seen or seen.add(t))]
     return [t for t, _ in rows], [y for _, y in rows]
@@ -206,6 +213,7 @@ def hf_finetune(
     target: float | None = None,
     eval_every: int = 0,
     threads: int | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """`Trainer` + `DataCollatorWithPadding` with Hugging Face's defaults (the recipe of the
     text-classification examples); training examples/s after the first step."""
@@ -223,7 +231,7 @@ def hf_finetune(
 
     names = sorted(set(train[1]))
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = AutoModelForSequenceClassification.from_pretrained(
         str(model_path), num_labels=len(names), id2label=dict(enumerate(names)),
         label2id={n: i for i, n in enumerate(names)},
@@ -251,7 +259,7 @@ def hf_finetune(
     targs = TrainingArguments(
         output_dir=str(workdir / "hf"), per_device_train_batch_size=batch_size,
         num_train_epochs=epochs, learning_rate=lr, logging_steps=10_000, save_strategy="no",
-        report_to="none", use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=0,
+        report_to="none", use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=seed,
     )  # fmt: skip
     trainer = Trainer(
         model=model, args=targs, train_dataset=data, callbacks=[Timer()],

@@ -1,6 +1,6 @@
 """Each speed technique of pretune's fine-tuning, switched off alone, against the defaults.
 
-    python benchmarks/finetune_techniques.py [--dataset articles|leads] [--steps 20]
+    python benchmarks/finetune_techniques.py [--dataset articles|leads|mixed] [--steps 20]
         [--threads 2]
 
 Every variant fine-tunes the bundled MiniLM for `--steps` optimizer steps (batch 16, max
@@ -15,6 +15,10 @@ the best of the two counts, so a moment of load on a shared machine does not dec
   one_thread                torch intra-op threads = 1
   frozen_embeddings         word embeddings frozen: no gradient or Adam update for the
                             largest matrix (a change of the training, not only of its speed)
+  frozen_lower_half         embeddings and layers 0-2 of 6 frozen: backward stops at layer 3
+  linear_probe              only the classifier trains: no backward through the encoder
+The last three change what is trained; they measure the saving of skipping the backward
+through frozen layers, not a default.
 """
 
 from __future__ import annotations
@@ -34,12 +38,14 @@ VARIANTS: dict[str, list[str]] = {
     "no_length_grouping": ["train.group_by_length=false"],
     "one_thread": ["train.num_threads=1"],
     "frozen_embeddings": ["model.freeze_embeddings=true"],
+    "frozen_lower_half": ["techniques.freeze.freeze=[*embeddings*,*layer.[012].*]"],
+    "linear_probe": ["techniques.freeze.train=[classifier.*]"],
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", choices=["articles", "leads"], default="articles")
+    parser.add_argument("--dataset", choices=["articles", "leads", "mixed"], default="articles")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())

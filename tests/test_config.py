@@ -38,6 +38,14 @@ def test_override_int_null_and_str_values() -> None:
     assert cfg.train.group_by_length is False
 
 
+def test_override_list_of_glob_patterns_is_a_list() -> None:
+    # `*` starts a YAML alias, so `[*embeddings*]` is not YAML; it is still meant as a list.
+    cfg = load_config(None, ["techniques.freeze.freeze=[*embeddings*, *layer.[01].*]"])
+    assert cfg.techniques["freeze"]["freeze"] == ["*embeddings*", "*layer.[01].*"]
+    cfg = load_config(None, ["techniques.freeze.train=[classifier.*]"])
+    assert cfg.techniques["freeze"]["train"] == ["classifier.*"]
+
+
 def test_override_nested_section_and_last_one_wins() -> None:
     cfg = load_config(None, ["data.clean.dedupe=exact", "train.lr=1e-3", "train.lr=2e-3"])
     assert cfg.data.clean.dedupe == "exact"

@@ -11,7 +11,7 @@ from pretune.config import load_config
 from pretune.errors import ConfigError
 from pretune.recipes.finetune import run_finetune
 from pretune.techniques.ema import ema_update
-from pretune.techniques.freeze import freeze_parameters
+from pretune.techniques.freeze import Freeze, freeze_parameters
 
 
 def test_unknown_technique_suggests_the_closest():
@@ -40,6 +40,12 @@ def test_freeze_parameters_linear_probe():
     trainable, total = freeze_parameters(model, train=["1.*"], freeze=[])
     assert (trainable, total) == (10, 30)
     assert not model[0].weight.requires_grad and model[1].weight.requires_grad
+
+
+def test_freeze_takes_one_pattern_given_as_text():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    Freeze(freeze="0.*").prepare_model(model)  # not the patterns "0", ".", "*"
+    assert [p.requires_grad for p in model.parameters()] == [False, False, True, True]
 
 
 def test_linear_probe_trains_only_the_head(tiny_csv, tiny_bert, tmp_path):

@@ -365,6 +365,15 @@ def _field_model(model_cls: type[BaseModel], path: list[str]) -> type[BaseModel]
 _SCIENTIFIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 
 
+def _plain_list(raw: str) -> Any:
+    """`[*emb*,layer.*]` is not YAML (`*` starts an alias), but it is plainly a list of
+    patterns: split it on commas. Other unparsable values stay text."""
+    text = raw.strip()
+    if not (text.startswith("[") and text.endswith("]")):
+        return raw
+    return [part.strip() for part in text[1:-1].split(",") if part.strip()]
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
     """Split `a.b=value` into (["a", "b"], value), with the value parsed as YAML (1e-4 -> float)."""
     if "=" not in item:
@@ -375,7 +384,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
-        value = raw
+        value = _plain_list(raw)
     # YAML 1.1 reads '1e-4' as a string (no dot); users mean a number. It also reads yes/no/
     # on/off as booleans, which would turn `mixed_precision=no` into False: keep those as text
     # (pydantic still accepts them for boolean fields).

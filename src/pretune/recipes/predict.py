@@ -17,6 +17,7 @@ from pretune.data.encode import encode_split
 from pretune.data.sources import load_source
 from pretune.errors import CheckpointError, DataError
 from pretune.evaluate.evaluator import predict_probabilities
+from pretune.models.first_token import first_token_inference
 from pretune.models.load import load_tokenizer
 
 __all__ = [
@@ -83,7 +84,9 @@ class Predictor:
     label_names: list[str]
 
     @classmethod
-    def load(cls, run: Path) -> Predictor:
+    def load(cls, run: Path, first_token_only: bool = True) -> Predictor:
+        """Load a run's classifier; `first_token_only` computes the last layer only where the
+        head reads, when the architecture allows it (`models.first_token`; same predictions)."""
         from transformers import AutoConfig, AutoModelForSequenceClassification
 
         from pretune.deploy.runs import run_max_length  # deploy.runs imports this module
@@ -100,6 +103,8 @@ class Predictor:
             from pretune.deploy.quantize import quantize_model
 
             model = quantize_model(model)
+        if first_token_only:
+            first_token_inference(model.eval())
         names = [model.config.id2label[i] for i in range(model.config.num_labels)]
         return cls(model, tokenizer, run_max_length(run, model_dir, tokenizer), names)
 

@@ -45,8 +45,9 @@ class Freeze(Technique):
     freezes_params = True
 
     def __init__(self, train: list[str] | None = None, freeze: list[str] | None = None) -> None:
-        self.train = list(train or [])
-        self.freeze = list(freeze or [])
+        # One pattern given as text means a list of one, not of its characters.
+        self.train = [train] if isinstance(train, str) else list(train or [])
+        self.freeze = [freeze] if isinstance(freeze, str) else list(freeze or [])
         if not self.train and not self.freeze:
             raise ValueError("give `train` and/or `freeze` name patterns")
 
