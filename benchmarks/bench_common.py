@@ -272,6 +272,18 @@ def hf_finetune(
     return result
 
 
+def equal_work_overrides(
+    max_length: int, batch_size: int, epochs: float, threads: int
+) -> list[str]:
+    """pretune overrides for an equal-work comparison with `hf_finetune`: the same length, batch
+    and epochs, and HF's optimisation settings too (lr 5e-5, linear decay, no warm-up, no weight
+    decay, clipping at 1), so the arms differ only in how the work is done."""
+    return [f"model.max_length={max_length}", f"train.batch_size={batch_size}",
+            f"train.epochs={epochs}", f"train.num_threads={threads}", "train.lr=5e-5",
+            "train.schedule=linear", "train.warmup_ratio=0", "train.weight_decay=0",
+            "train.max_grad_norm=1.0"]  # fmt: skip
+
+
 def pretune_finetune(
     train: tuple[list[str], list[str]],
     test: tuple[list[str], list[str]],

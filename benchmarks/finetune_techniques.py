@@ -19,6 +19,9 @@ the best of the two counts, so a moment of load on a shared machine does not dec
   linear_probe              only the classifier trains: no backward through the encoder
 The last three change what is trained; they measure the saving of skipping the backward
 through frozen layers, not a default.
+
+Also reported (`data_costs`): the seconds to tokenise the training texts once and to build one
+epoch's batches without the model, as shares of an epoch of training at the defaults' speed.
 """
 
 from __future__ import annotations
@@ -41,6 +44,35 @@ VARIANTS: dict[str, list[str]] = {
     "frozen_lower_half": ["techniques.freeze.freeze=[*embeddings*,*layer.[012].*]"],
     "linear_probe": ["techniques.freeze.train=[classifier.*]"],
 }
+
+
+def _data_costs(texts: list[str], examples_per_s: float | None) -> dict[str, float]:
+    """Seconds to tokenise the training texts once, and to build every batch of one epoch
+    (index, pad, tensors) without the model, each as a share of one epoch of training at the
+    defaults' speed. Tokenising happens once per run (cached), batching on every step in the
+    training process: its share is what data loading can take from the model at most."""
+    import time
+
+    from pretune.data.encode import TrainBatches, encode_split
+    from pretune.models.load import load_tokenizer, resolve_model_path
+
+    tokenizer = load_tokenizer(resolve_model_path("minilm"))
+    start = time.perf_counter()
+    split = encode_split(tokenizer, texts, max_length=256, labels=[0] * len(texts))
+    tokenize = time.perf_counter() - start
+    batches = TrainBatches(split, batch_size=16, seed=0)
+    start = time.perf_counter()
+    for indices in batches.epoch_batches(0):
+        batches.load(indices)
+    batching = time.perf_counter() - start
+    epoch = len(texts) / examples_per_s if examples_per_s else float("nan")
+    return {
+        "tokenize_seconds": round(tokenize, 3),
+        "batching_seconds_per_epoch": round(batching, 3),
+        "training_seconds_per_epoch": round(epoch, 1),
+        "tokenize_share_of_epoch": round(tokenize / epoch, 4),
+        "batching_share_of_epoch": round(batching / epoch, 4),
+    }
 
 
 def main() -> None:
@@ -71,6 +103,7 @@ def main() -> None:
                 best[name] = keep
     out: dict[str, Any] = {"settings": vars(args), "variants": {}}
     reference = best.get("defaults", {}).get("examples_per_s")
+    out["data_costs"] = _data_costs(train[0], reference)
     for name, result in best.items():
         if reference:
             result["ratio_to_defaults"] = round(result["examples_per_s"] / reference, 3)

@@ -31,6 +31,7 @@ import torch
 from bench_common import (
     add_peak_fraction,
     bbc_rows,
+    equal_work_overrides,
     hf_finetune,
     in_fresh_process,
     matmul_peak_gflops,
@@ -67,12 +68,7 @@ def main() -> None:
     out: dict[str, Any] = {"settings": vars(args), "rows": {"train": len(train[0]),
                                                             "test": len(test[0])}}  # fmt: skip
     model_path = resolve_model_path("minilm")
-    # Equal work: HF's optimisation settings too (lr, linear decay, no warm-up, no weight
-    # decay, clipping at 1), so the arms differ only in how the work is done.
-    common = [f"model.max_length={args.max_length}", f"train.batch_size={args.batch_size}",
-              f"train.epochs={args.epochs}", f"train.num_threads={args.threads}",
-              "train.lr=5e-5", "train.schedule=linear", "train.warmup_ratio=0",
-              "train.weight_decay=0", "train.max_grad_norm=1.0"]  # fmt: skip
+    common = equal_work_overrides(args.max_length, args.batch_size, args.epochs, args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         hf = None
         if not args.skip_hf:

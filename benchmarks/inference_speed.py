@@ -1,10 +1,11 @@
 """Inference: `pretune predict` (fp32 and dynamic int8) vs `transformers.pipeline`, one run.
 
-    python benchmarks/inference_speed.py RUN [--texts 512] [--batch-size 32] [--passes 2]
-        [--threads 2]
+    python benchmarks/inference_speed.py RUN [--dataset articles|mixed] [--texts 512]
+        [--batch-size 32] [--passes 2] [--threads 2]
 
 RUN is a finished text-classification run (e.g. the one `make quickstart` writes). The same
-BBC articles (the first `--texts` of the corpus in a seeded shuffle) go through:
+BBC articles (the first `--texts` of the corpus in a seeded shuffle; with `--dataset mixed`,
+articles cut after a random number of paragraphs, 12-256 tokens) go through:
   - pipeline: `transformers.pipeline("text-classification", model=RUN/model)`, called on
     the list of texts with the same batch size and `truncation=True, max_length=` the run's;
   - pretune:  `Predictor.probabilities(texts)`, what `pretune predict` runs once the model
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from bench_common import flops_per_token, matmul_peak_gflops, peak_rss_mb
+from bench_common import bbc_rows, flops_per_token, matmul_peak_gflops, peak_rss_mb
 
 
 def _timed(fn: Any) -> tuple[Any, float, float]:
@@ -52,6 +53,7 @@ def _timed(fn: Any) -> tuple[Any, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run", type=Path, help="a finished text-classification run folder")
+    parser.add_argument("--dataset", choices=["articles", "mixed"], default="articles")
     parser.add_argument("--texts", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--passes", type=int, default=2)
@@ -68,7 +70,10 @@ def main() -> None:
     from pretune.recipes.predict import Predictor, find_model_dir
 
     logging.set_verbosity_error()
-    texts = [str(t) for t in load_source("bbc", label_column=None)["text"][:]]
+    if args.dataset == "mixed":
+        texts = bbc_rows("mixed")[0]
+    else:
+        texts = [str(t) for t in load_source("bbc", label_column=None)["text"][:]]
     random.Random(0).shuffle(texts)
     texts = texts[: args.texts]
     model_dir = find_model_dir(args.run)
