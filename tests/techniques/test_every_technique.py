@@ -42,8 +42,11 @@ def _config(tiny_csv: Path, tiny_bert: Path, out: Path, name: str, *extra: str):
     return load_config(None, overrides)
 
 
-def _technique_overrides(name: str) -> list[str]:
-    params = TECHNIQUE_PARAMS.get(name, {})
+def technique_overrides(
+    name: str, table: dict[str, dict[str, Any]] = TECHNIQUE_PARAMS
+) -> list[str]:
+    """CLI overrides that switch technique `name` on, with its parameters from `table`."""
+    params = table.get(name, {})
     if not params:
         return [f"techniques.{name}=true"]
     return [f"techniques.{name}.{key}={value!r}".replace("'", "") for key, value in params.items()]
@@ -64,7 +67,7 @@ def _losses(run: Path) -> list[float]:
 def test_technique_trains_checkpoints_and_resumes_exactly(
     name, tiny_csv, tiny_bert, tmp_path, monkeypatch
 ) -> None:
-    extra = [*_technique_overrides(name), "train.log_every=1"]
+    extra = [*technique_overrides(name), "train.log_every=1"]
     whole = finetune.run_finetune(
         _config(tiny_csv, tiny_bert, tmp_path, "whole", *extra), log=lambda _: None
     )

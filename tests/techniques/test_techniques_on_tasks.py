@@ -25,7 +25,7 @@ from pretune.techniques import TECHNIQUES
 from tiny_causal_lm import make_tiny_causal_lm
 from toy_tasks import toy_conll, toy_squad
 
-from .test_every_technique import TECHNIQUE_PARAMS
+from .test_every_technique import TECHNIQUE_PARAMS, technique_overrides
 
 STEPS = ("train.max_steps=3", "train.log_every=1", "train.num_threads=1", "train.lr=1e-3",
          "train.warmup_ratio=0", "train.eval_every=0", "train.checkpoint_every=0")  # fmt: skip
@@ -43,11 +43,13 @@ def no_reports(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(f"pretune.recipes.{recipe}.try_write_report", lambda *a, **k: None)
 
 
+# The classifier-head pattern of TECHNIQUE_PARAMS names no parameter of the other tasks'
+# models (QA, LM, images); freezing the biases applies to every model.
+PARAMS = TECHNIQUE_PARAMS | {"freeze": {"freeze": ["*bias"]}}
+
+
 def _technique_overrides(name: str) -> list[str]:
-    params = TECHNIQUE_PARAMS.get(name, {})
-    if not params:
-        return [f"techniques.{name}=true"]
-    return [f"techniques.{name}.{key}={value!r}".replace("'", "") for key, value in params.items()]
+    return technique_overrides(name, PARAMS)
 
 
 def _run(recipe: str, overrides: list[str]) -> dict[str, Any]:
