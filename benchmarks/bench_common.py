@@ -9,6 +9,7 @@ clock, and stops at the first evaluation that reaches the target.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
 import os
@@ -121,6 +122,18 @@ def process_peak_mb() -> float:
     import resource
 
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def inference_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments the inference benchmarks share: a run, the texts, batch, passes, threads."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("run", type=Path, help="a finished text-classification run folder")
+    parser.add_argument("--dataset", choices=["articles", "mixed"], default="articles")
+    parser.add_argument("--texts", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--passes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    return parser
 
 
 def bbc_rows(variant: str = "articles") -> tuple[list[str], list[str]]:

@@ -30,7 +30,6 @@ read as fp32-equivalent GFLOP/s.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import random
@@ -41,7 +40,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from bench_common import bbc_rows, flops_per_token, matmul_peak_gflops, peak_rss_mb
+from bench_common import (
+    bbc_rows,
+    flops_per_token,
+    inference_parser,
+    matmul_peak_gflops,
+    peak_rss_mb,
+)
 
 
 def _timed(fn: Any) -> tuple[Any, float, float]:
@@ -51,13 +56,7 @@ def _timed(fn: Any) -> tuple[Any, float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("run", type=Path, help="a finished text-classification run folder")
-    parser.add_argument("--dataset", choices=["articles", "mixed"], default="articles")
-    parser.add_argument("--texts", type=int, default=512)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--passes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser = inference_parser(__doc__.split("\n")[0])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from transformers import AutoModelForSequenceClassification, pipeline

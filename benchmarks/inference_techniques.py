@@ -25,7 +25,6 @@ articles cut after a random number of paragraphs (12-256 tokens, bench_common.bb
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import random
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from bench_common import bbc_rows
+from bench_common import bbc_rows, inference_parser
 
 VARIANTS = ["defaults", "unsorted", "no_grad", "eager_attention", "keep_full_mask",
             "all_positions"]  # fmt: skip
@@ -79,13 +78,7 @@ def _predict(model: torch.nn.Module, split: Any, batch_size: int, variant: str) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("run", type=Path, help="a finished text-classification run folder")
-    parser.add_argument("--dataset", choices=["articles", "mixed"], default="articles")
-    parser.add_argument("--texts", type=int, default=512)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--passes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser = inference_parser(__doc__.split("\n")[0])
     parser.add_argument("--variants", nargs="+", default=VARIANTS, choices=VARIANTS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
