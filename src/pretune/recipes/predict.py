@@ -87,26 +87,22 @@ class Predictor:
     def load(cls, run: Path, first_token_only: bool = True) -> Predictor:
         """Load a run's classifier; `first_token_only` computes the last layer only where the
         head reads, when the architecture allows it (`models.first_token`; same predictions)."""
-        from transformers import AutoConfig, AutoModelForSequenceClassification
+        from transformers import AutoConfig
 
-        from pretune.deploy.runs import run_max_length  # deploy.runs imports this module
+        # deploy.runs imports this module, hence the late import.
+        from pretune.deploy.runs import load_run_model, run_max_length
 
         model_dir = find_model_dir(run)
-        tokenizer = load_tokenizer(model_dir)
         if (model_dir / "model.onnx").is_file():
+            tokenizer = load_tokenizer(model_dir)
             config = AutoConfig.from_pretrained(str(model_dir))
             names = [config.id2label[i] for i in range(len(config.id2label))]
             logits_of = onnx_logits(model_dir / "model.onnx")
             return cls(logits_of, tokenizer, run_max_length(run, model_dir, tokenizer), names)
-        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
-        if (model_dir / "quantization.json").is_file():  # a `pretune quantize` folder
-            from pretune.deploy.quantize import quantize_model
-
-            model = quantize_model(model)
+        loaded = load_run_model(run)  # int8 again for a `pretune quantize` folder
         if first_token_only:
-            first_token_inference(model.eval())
-        names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        return cls(model, tokenizer, run_max_length(run, model_dir, tokenizer), names)
+            first_token_inference(loaded.model)
+        return cls(loaded.model, loaded.tokenizer, loaded.max_length, loaded.label_names)
 
     def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Class probabilities (N, K) of `texts`, in input order: tokenised once, run in
