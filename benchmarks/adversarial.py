@@ -19,9 +19,10 @@ from typing import Any
 
 from pretune.config import load_config
 from pretune.data.encode import encode_labels, encode_split
+from pretune.data.text_classification import prepare_data
 from pretune.evaluate.robustness import evaluate_under_attack
 from pretune.models.load import load_classifier, load_tokenizer
-from pretune.recipes.finetune import prepare_data, run_finetune
+from pretune.recipes.finetune import run_finetune
 
 VARIANTS = {
     "plain": [],

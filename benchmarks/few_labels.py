@@ -46,7 +46,7 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 def prepare_files(workdir: Path) -> dict[str, Any]:
     """Pre-training text, labelled train split and test split as files; checks for leakage."""
     from pretune.config import DataConfig
-    from pretune.recipes.finetune import prepare_data
+    from pretune.data.text_classification import prepare_data
 
     data = prepare_data(DataConfig(source="bbc", val_fraction=0.1, test_fraction=0.1), SPLIT_SEED)
     rows = {

@@ -19,7 +19,8 @@ from typing import Any
 
 from pretune.config import DataConfig, load_config
 from pretune.data.noise import flip_labels
-from pretune.recipes.finetune import prepare_data, run_finetune
+from pretune.data.text_classification import prepare_data
+from pretune.recipes.finetune import run_finetune
 
 # A linear probe of MiniLM: the body is frozen, only the pooler and the head train.
 PROBE = ("techniques.freeze.train=[classifier.*,bert.pooler.*]",)

@@ -1,13 +1,26 @@
 """Shared fixtures: a tiny BERT checkpoint (built from a config, with a WordPiece tokenizer
-trained on the spot) and a small labelled CSV a tiny model can learn in seconds."""
+trained on the spot), a small labelled CSV a tiny model can learn in seconds, and the fixture
+that leaves the process as each test found it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from helpers import TOPICS, make_rows, write_csv
+from pretune.process_state import capture_process_state
+
+
+@pytest.fixture(autouse=True)
+def process_left_as_found() -> Iterator[None]:
+    """Whatever a test changes in the process (torch threads and deterministic mode, seeds,
+    environment variables, log levels, progress bars) is put back after it, so that no test's
+    result depends on which tests ran before it in the same process."""
+    before = capture_process_state()
+    yield
+    before.restore()
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,9 @@ K = 5  # words deleted per text
 @pytest.fixture(scope="module")
 def bbc_run(tmp_path_factory):
     from pretune.config import load_config
+    from pretune.data.text_classification import prepare_data
     from pretune.recipes.catalog import recipe_spec
-    from pretune.recipes.finetune import prepare_data, run_finetune
+    from pretune.recipes.finetune import run_finetune
 
     spec = recipe_spec("quickstart")
     overrides = [

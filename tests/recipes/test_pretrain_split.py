@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pretune.config import DataConfig, load_config
+from pretune.data.text_classification import prepare_data
 from pretune.recipes.catalog import recipe_spec
-from pretune.recipes.finetune import prepare_data
 from pretune.recipes.pretrain import load_texts
 
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from pretune.cli.common import log_line, recipe_config
-from pretune.runs import is_main_process
+from pretune.train.run_folder import is_main_process
 
 __all__ = ["register"]
 

@@ -22,6 +22,7 @@ from pretune.deploy.runs import (
     run_config_path,
 )
 from pretune.errors import ConfigError
+from pretune.process_state import leaves_process_as_found
 
 __all__ = ["compare_with_onnx", "export_onnx", "export_run"]
 
@@ -92,6 +93,7 @@ def compare_with_onnx(
     return {"max_abs_logit_diff": max_diff, "label_agreement": agree / max(total, 1)}
 
 
+@leaves_process_as_found()
 def export_run(
     run: Path,
     output: Path | None = None,

@@ -23,6 +23,7 @@ from pretune.deploy.runs import (
     run_config_path,
 )
 from pretune.errors import ConfigError
+from pretune.process_state import leaves_process_as_found
 
 __all__ = ["plot_curve", "prune_run", "prune_sweep"]
 
@@ -71,6 +72,7 @@ def _finetune(rm: RunModel, pruned_dir: Path, steps: int) -> Path:
     return Path(summary["run_dir"])
 
 
+@leaves_process_as_found()
 def prune_run(
     run: Path,
     method: str = "magnitude",

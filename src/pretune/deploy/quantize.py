@@ -25,6 +25,7 @@ from pretune.deploy.runs import (
     model_bytes,
     run_config_path,
 )
+from pretune.process_state import leaves_process_as_found
 
 __all__ = ["quantize_model", "quantize_run"]
 
@@ -59,6 +60,7 @@ def _save(model_dir: Path, run_config: Path | None, output: Path) -> None:
     tmp.replace(output)
 
 
+@leaves_process_as_found()
 def quantize_run(
     run: Path,
     output: Path | None = None,

@@ -93,7 +93,7 @@ def run_max_length(run: Path, model_dir: Path, tokenizer: Any) -> int:
 def load_test_split(rm: RunModel, max_examples: int | None = None) -> EncodedSplit:
     """The run's test split, re-created from its config.yaml with the same seed, encoded."""
     from pretune.config import load_config
-    from pretune.recipes.finetune import prepare_data
+    from pretune.data.text_classification import prepare_data
 
     path = run_config_path(rm.run_dir, rm.model_dir)
     if path is None:

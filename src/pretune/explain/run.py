@@ -11,6 +11,7 @@ from pretune.explain.attention import attention_grid, attentions, rollout, rollo
 from pretune.explain.attributions import METHODS, Explainer
 from pretune.explain.global_rules import extract_rules, influential_words
 from pretune.explain.page import render_page
+from pretune.process_state import leaves_process_as_found
 
 __all__ = ["explain_run", "explain_texts", "global_texts", "load_explainer"]
 
@@ -73,7 +74,7 @@ def global_texts(run_dir: Path, data: str | None, limit: int) -> list[str]:
     """Texts for global explanations: `data` (a file or built-in), else the run's own
     validation + test splits (re-made from its config, so the same rows it never trained on)."""
     from pretune.config import load_config
-    from pretune.recipes.finetune import prepare_data
+    from pretune.data.text_classification import prepare_data
 
     cfg = load_config(Path(run_dir) / "config.yaml")
     if data:
@@ -89,6 +90,7 @@ def global_texts(run_dir: Path, data: str | None, limit: int) -> list[str]:
     return texts[:limit]
 
 
+@leaves_process_as_found()
 def explain_run(
     run_dir: Path,
     texts: list[str],

@@ -234,7 +234,7 @@ def render_search(study: Any, metric: str, best_cfg: RunConfig | None) -> str:
 
 def write_results(study: Any, base: RunConfig, search_dir: Path) -> dict[str, Any]:
     """Write best.yaml, trials.csv, importances.json and search.html; return what was written."""
-    from pretune.runs import write_json_atomic
+    from pretune.files import write_json_atomic
 
     headers, rows = trial_rows(study)
     write_trials_csv(search_dir / "trials.csv", headers, rows)

@@ -19,8 +19,9 @@ from typing import Any
 
 from pretune.config import RunConfig
 from pretune.errors import ConfigError
+from pretune.files import write_json_atomic
 from pretune.hpo.space import Param, apply_params, grid_space, sample_params
-from pretune.runs import write_json_atomic
+from pretune.process_state import leaves_process_as_found
 
 __all__ = [
     "PRUNERS",
@@ -209,6 +210,7 @@ def finished_count(study: Any) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
+@leaves_process_as_found()
 def run_search(
     base: RunConfig,
     spec: SearchSpec,

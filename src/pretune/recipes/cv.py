@@ -22,7 +22,8 @@ import numpy as np
 
 from pretune.config import RunConfig
 from pretune.errors import CheckpointError, ConfigError, DataError
-from pretune.runs import write_json_atomic
+from pretune.files import write_json_atomic
+from pretune.process_state import leaves_process_as_found
 
 __all__ = ["CV_METRICS", "aggregate", "ensemble_predict", "fold_indices", "run_cv"]
 
@@ -92,6 +93,7 @@ def _cv_dir(cfg: RunConfig) -> Path:
     return cv_dir
 
 
+@leaves_process_as_found()
 def run_cv(
     cfg: RunConfig,
     folds: int = 5,
@@ -100,7 +102,8 @@ def run_cv(
     live_progress: bool | None = None,
 ) -> dict[str, Any]:
     """Cross-validate `cfg` over `folds` stratified folds; returns (and saves) cv.json."""
-    from pretune.recipes.finetune import prepare_data, run_finetune
+    from pretune.data.text_classification import prepare_data
+    from pretune.recipes.finetune import run_finetune
 
     if cfg.data.test_file:
         raise ConfigError("cv makes its own test folds; drop data.test_file")

@@ -30,23 +30,19 @@ import yaml
 from pretune.config import save_config
 from pretune.data.batching import inference_batches
 from pretune.data.encode import EncodedSplit, TrainBatches
+from pretune.data.text_classification import encode_splits, prepare_data, report_data
 from pretune.errors import ConfigError, DataError
 from pretune.evaluate.efficiency import count_parameters
+from pretune.files import write_json_atomic
 from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_model_path
 from pretune.models.presets import PRESETS, lm_config
+from pretune.process_state import leaves_process_as_found
 from pretune.recipes.distill_config import DistillConfig
-from pretune.recipes.finetune import (
-    METRICS,
-    _report_data,
-    _train_and_finish,
-    build_model_and_task,
-    encode_splits,
-    prepare_data,
-)
+from pretune.recipes.finetune import METRICS, _train_and_finish, build_model_and_task
 from pretune.recipes.session import build_training, set_determinism
 from pretune.report import try_write_report
-from pretune.runs import create_run_dir, is_main_process, write_json_atomic
 from pretune.techniques.distill import CachedTeacherBatches, Distill, encoder_layers
+from pretune.train.run_folder import create_run_dir, is_main_process
 
 __all__ = [
     "build_student",
@@ -314,6 +310,7 @@ def compare_with_teacher(
 # -- the recipe -------------------------------------------------------------------------------
 
 
+@leaves_process_as_found()
 def run_distill(
     cfg: DistillConfig, *, log: Any = print, live_progress: bool | None = None
 ) -> dict[str, Any]:
@@ -335,7 +332,7 @@ def run_distill(
         )
     tokenizer = load_tokenizer(teacher_dir)
     encoded = encode_splits(tokenizer, data, cfg.model.max_length)
-    _report_data(data, encoded, cfg.model.max_length, log)
+    report_data(data, encoded, cfg.model.max_length, log)
     distill = Distill(teacher, teacher_labels, d.temperature, d.alpha, d.hidden_weight)
     with tempfile.TemporaryDirectory(prefix="pretune-student-") as workdir:
         student_path = build_student(

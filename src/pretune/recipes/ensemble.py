@@ -22,7 +22,8 @@ from pretune.config import load_config
 from pretune.data.sources import load_source
 from pretune.errors import CheckpointError, DataError
 from pretune.evaluate.metrics import StreamingClassificationMetrics
-from pretune.runs import write_json_atomic
+from pretune.files import write_json_atomic
+from pretune.process_state import leaves_process_as_found
 
 __all__ = [
     "ENSEMBLE_FILE",
@@ -86,7 +87,7 @@ def _test_rows(first_run: Path, data: str | None) -> tuple[list[str], list[str]]
         if "label" not in dataset.column_names:
             raise DataError(f"data={data} has no label column; ensembles are scored on labels")
     else:
-        from pretune.recipes.finetune import prepare_data
+        from pretune.data.text_classification import prepare_data
 
         config = first_run / "config.yaml"
         if not config.is_file():
@@ -114,6 +115,7 @@ def _member_probabilities(
     return probs, names
 
 
+@leaves_process_as_found()
 def run_ensemble(
     runs: list[Path],
     output: Path | None = None,

@@ -30,7 +30,8 @@ from pretune.evaluate.analysis import collect_probabilities, evaluation_sections
 from pretune.evaluate.calibration import apply_temperature
 from pretune.evaluate.human import export_review, human_agreement, read_review
 from pretune.evaluate.metrics import StreamingClassificationMetrics
-from pretune.runs import write_json_atomic
+from pretune.files import write_json_atomic
+from pretune.process_state import leaves_process_as_found
 
 __all__ = ["EvalOptions", "evaluate_run", "match_labels"]
 
@@ -102,7 +103,7 @@ def _load_run(run: Path) -> tuple[RunConfig, Any, Any, list[str]]:
 
 def _eval_data(cfg: RunConfig, opts: EvalOptions, names: list[str]) -> EvalData:
     if opts.data is None:
-        from pretune.recipes.finetune import prepare_data
+        from pretune.data.text_classification import prepare_data
 
         test = prepare_data(cfg.data, cfg.seed).splits["test"]
         if len(test) == 0:
@@ -137,7 +138,7 @@ def _eval_data(cfg: RunConfig, opts: EvalOptions, names: list[str]) -> EvalData:
 
 def _validation_probs(cfg: RunConfig, model, tokenizer, names, opts, device):
     """The run's validation split (re-created with its seed) for temperature scaling."""
-    from pretune.recipes.finetune import prepare_data
+    from pretune.data.text_classification import prepare_data
 
     validation = prepare_data(cfg.data, cfg.seed).splits["validation"]
     if len(validation) == 0:
@@ -185,6 +186,7 @@ def _write_predictions(path: Path, data: EvalData, probs: np.ndarray, names, cal
     tmp.replace(path)
 
 
+@leaves_process_as_found()
 def evaluate_run(run: Path, opts: EvalOptions, log: Callable[[str], None] = print) -> dict:
     """Evaluate `run`; writes eval/<name>/metrics.json and predictions.jsonl, returns the
     metrics dict (with ``"eval_dir"``)."""

@@ -22,8 +22,9 @@ import numpy as np
 
 from pretune.config import save_config
 from pretune.errors import ConfigError
+from pretune.process_state import leaves_process_as_found
 from pretune.recipes.fewshot_config import FewshotConfig, TransferConfig
-from pretune.runs import create_run_dir
+from pretune.train.run_folder import create_run_dir
 from pretune.transfer.data import Corpus, load_corpus
 from pretune.transfer.embed import Encoder, cached_embeddings, embed_texts, load_encoder
 from pretune.transfer.fewshot import (
@@ -131,6 +132,7 @@ def _one_draw(
     return result
 
 
+@leaves_process_as_found()
 def run_fewshot(cfg: FewshotConfig, *, log: Any = print) -> dict[str, Any]:
     """Score `cfg.method` (and the logreg baseline) over `cfg.draws` draws; returns the summary."""
     from pretune.recipes.session import set_determinism

@@ -10,23 +10,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from pretune.config import DataConfig, RunConfig, save_config
-from pretune.data.balance import class_weights, imbalance_ratio, label_counts, resample
-from pretune.data.clean import CleaningReport, clean_dataset
-from pretune.data.encode import EncodedSplit, TrainBatches, encode_labels, encode_split
-from pretune.data.sources import load_source
-from pretune.data.split import check_label_sets, split_dataset
-from pretune.errors import ConfigError, DataError
+from pretune.config import RunConfig, save_config
+from pretune.data.balance import class_weights, label_counts
+from pretune.data.encode import EncodedSplit, TrainBatches
+from pretune.data.text_classification import (
+    PreparedData,
+    column,
+    encode_splits,
+    prepare_data,
+    report_data,
+)
+from pretune.errors import ConfigError
 from pretune.evaluate.analysis import analyse_test_split
 from pretune.evaluate.evaluator import evaluate_split
+from pretune.files import write_json_atomic
 from pretune.models.init import init_model
 from pretune.models.load import load_classifier, load_tokenizer, resolve_model_path
+from pretune.process_state import leaves_process_as_found
 from pretune.recipes.session import (
     Training,
     bind_task_model,
@@ -42,148 +47,19 @@ from pretune.recipes.session import (
     unwrap_for_export,
 )
 from pretune.report import try_write_report
-from pretune.runs import (
+from pretune.tasks.classify import ClassifyTask
+from pretune.train.checkpoint import load_model_state
+from pretune.train.loop import fit
+from pretune.train.run_folder import (
     create_run_dir,
     environment,
     is_main_process,
     open_run_for_resume,
-    write_json_atomic,
 )
-from pretune.tasks.classify import ClassifyTask
-from pretune.train.checkpoint import load_model_state
-from pretune.train.loop import fit
 
-__all__ = [
-    "PreparedData",
-    "build_model_and_task",
-    "encode_splits",
-    "prepare_data",
-    "run_finetune",
-]
+__all__ = ["build_model_and_task", "run_finetune"]
 
 METRICS = ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "macro_precision", "macro_recall")
-
-
-@dataclass
-class PreparedData:
-    """Cleaned, split text data with its label set and what cleaning removed."""
-
-    splits: dict[str, Any]  # train / validation / test -> datasets.Dataset (text, label)
-    label_names: list[str]
-    cleaning: dict[str, dict[str, Any]]  # per input file: CleaningReport.to_dict()
-
-
-def _load_clean(cfg: DataConfig, source: str) -> tuple[Any, CleaningReport]:
-    dataset = load_source(
-        source,
-        text_column=cfg.text_column,
-        label_column=cfg.label_column,
-        encoding_errors=cfg.encoding_errors,
-    )
-    if "text" not in dataset.column_names:
-        raise DataError(
-            f"data.source={source} has no text (columns: {', '.join(dataset.column_names)}); "
-            "text classification needs a text column"
-        )
-    c = cfg.clean
-    return clean_dataset(
-        dataset,
-        drop_empty=c.drop_empty,
-        dedupe=c.dedupe,
-        min_chars=c.min_chars,
-        max_chars=c.max_chars,
-        has_label=True,
-        source_name=source,
-    )
-
-
-def _column(dataset: Any, name: str) -> list[Any]:
-    # datasets >= 4 returns a lazy Column; one slice reads it into a list at once.
-    return list(dataset[name][:])
-
-
-def _subsample(dataset: Any, size: int, seed: int) -> Any:
-    # Stratified, so "5% of the labels" keeps every class present.
-    if size >= len(dataset):
-        return dataset
-    from sklearn.model_selection import train_test_split
-
-    keep, _ = train_test_split(
-        list(range(len(dataset))),
-        train_size=size,
-        random_state=seed,
-        stratify=_column(dataset, "label"),
-    )
-    return dataset.select(sorted(keep))
-
-
-def prepare_data(cfg: DataConfig, seed: int) -> PreparedData:
-    """Load, clean and split `cfg.source` (plus optional separate validation/test files)."""
-    dataset, report = _load_clean(cfg, cfg.source)
-    cleaning = {cfg.source: report.to_dict()}
-    splits = dict(
-        split_dataset(
-            dataset,
-            val_fraction=0.0 if cfg.validation_file else cfg.val_fraction,
-            test_fraction=0.0 if cfg.test_file else cfg.test_fraction,
-            seed=seed,
-        )
-    )
-    for key, path in (("validation", cfg.validation_file), ("test", cfg.test_file)):
-        if path:
-            splits[key], extra = _load_clean(cfg, path)
-            cleaning[path] = extra.to_dict()
-    if cfg.max_train_examples:
-        splits["train"] = _subsample(splits["train"], cfg.max_train_examples, seed)
-    check_label_sets(splits, source_name=cfg.source)  # type: ignore[arg-type]
-    if cfg.balance != "none":
-        splits["train"] = resample(splits["train"], cfg.balance, seed)
-    label_names = sorted(set(_column(splits["train"], "label")))
-    if len(label_names) < 2:
-        raise DataError(
-            f"{cfg.source}: the training split has only one label ({label_names[0]!r}); "
-            "classification needs at least two"
-        )
-    return PreparedData(splits, label_names, cleaning)
-
-
-def encode_splits(tokenizer: Any, data: PreparedData, max_length: int) -> dict[str, EncodedSplit]:
-    """Tokenize every split with its labels as ids in `data.label_names` order."""
-    encoded = {}
-    for key, dataset in data.splits.items():
-        labels = encode_labels(_column(dataset, "label"), data.label_names, f"{key} split")
-        texts = _column(dataset, "text")
-        encoded[key] = encode_split(tokenizer, texts, max_length=max_length, labels=labels)
-    return encoded
-
-
-def _report_data(
-    data: PreparedData, encoded: dict[str, EncodedSplit], max_length: int, log: Any
-) -> None:
-    """Say what cleaning removed, the split sizes, and warn when truncation is heavy."""
-    for source, report in data.cleaning.items():
-        removed = [f"{s['removed']} {s['name']}" for s in report["steps"] if s["removed"]]
-        log(
-            f"data {source}: kept {report['rows_out']} of {report['rows_in']} rows"
-            + (f" (removed {', '.join(removed)})" if removed else "")
-        )
-    sizes = ", ".join(f"{key} {len(split)}" for key, split in encoded.items())
-    log(f"splits: {sizes}; labels: {', '.join(data.label_names)}")
-    counts = label_counts(_column(data.splits["train"], "label"))
-    ratio = imbalance_ratio(counts)
-    if ratio > 3:
-        log(
-            f"note: classes are imbalanced (largest/smallest = {ratio:.1f}: "
-            + ", ".join(f"{k} {v}" for k, v in counts.items())
-            + "); consider train.class_weights=balanced and eval.metric=macro_f1"
-        )
-    train = encoded["train"]
-    share = train.truncated / max(1, len(train))
-    if share > 0.5:
-        log(
-            f"note: {share:.0%} of training texts are cut at model.max_length={max_length} "
-            "tokens; raise it if the end of a text matters for its label"
-        )
 
 
 def build_model_and_task(
@@ -219,6 +95,7 @@ def build_model_and_task(
     return model, techniques, task
 
 
+@leaves_process_as_found()
 def run_finetune(
     cfg: RunConfig,
     *,
@@ -249,7 +126,7 @@ def run_finetune(
     data = prepare_data(cfg.data, cfg.seed)
     tokenizer = load_tokenizer(model_path)
     encoded = encode_splits(tokenizer, data, cfg.model.max_length)
-    _report_data(data, encoded, cfg.model.max_length, log)
+    report_data(data, encoded, cfg.model.max_length, log)
     model, techniques, task = build_model_and_task(cfg, model_path, data, encoded)
 
     run_dir = resume if resume is not None else create_run_dir(cfg, recipe)
@@ -362,7 +239,7 @@ def _summary(
         "epochs": round(state.epoch + state.batch_in_epoch / max(1, len(train)), 3),
         "data": {
             "sizes": {key: len(split) for key, split in encoded.items()},
-            "train_label_counts": label_counts(_column(data.splits["train"], "label")),
+            "train_label_counts": label_counts(column(data.splits["train"], "label")),
             "truncated_fraction": {
                 key: round(split.truncated / max(1, len(split)), 4)
                 for key, split in encoded.items()

@@ -8,10 +8,12 @@ import torch
 
 from pretune.errors import ConfigError
 from pretune.models.load import load_tokenizer, resolve_model_path
+from pretune.process_state import leaves_process_as_found
 
 __all__ = ["generate_text"]
 
 
+@leaves_process_as_found()
 def generate_text(
     run: str | Path,
     prompt: str,

@@ -23,7 +23,9 @@ from pretune.data.balance import label_counts
 from pretune.data.batching import inference_batches
 from pretune.errors import DataError
 from pretune.evaluate.evaluator import evaluate_split
+from pretune.files import write_json_atomic
 from pretune.models.load import _quiet_transformers
+from pretune.process_state import leaves_process_as_found
 from pretune.recipes.images_config import IMAGE_DEFAULTS, ImageConfig
 from pretune.recipes.session import (
     bind_task_model,
@@ -36,10 +38,10 @@ from pretune.recipes.session import (
     standard_handlers,
 )
 from pretune.report import try_write_report
-from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
 from pretune.tasks.classify import ClassifyTask
 from pretune.train.checkpoint import load_model_state
 from pretune.train.loop import fit
+from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
 from pretune.vision.adversarial import PixelAdversarialTraining, pixel_robustness
 from pretune.vision.augment import ImageAugment
 from pretune.vision.data import (
@@ -143,6 +145,7 @@ def _build(cfg: ImageConfig, splits: dict[str, ImageSplit], labels: list[str], l
     return model, techniques, task
 
 
+@leaves_process_as_found()
 def run_images(
     cfg: ImageConfig,
     *,

@@ -17,15 +17,18 @@ import torch
 
 from pretune.config import RunConfig, save_config
 from pretune.data.encode import TrainBatches
+from pretune.data.text_classification import encode_splits, prepare_data
 from pretune.errors import ConfigError
+from pretune.files import write_json_atomic
 from pretune.models.load import load_tokenizer, resolve_model_path
-from pretune.recipes.finetune import build_model_and_task, encode_splits, prepare_data
+from pretune.process_state import leaves_process_as_found
+from pretune.recipes.finetune import build_model_and_task
 from pretune.recipes.session import build_training, set_determinism
-from pretune.runs import create_run_dir, write_json_atomic
 from pretune.train.batch_size import find_batch_size as fit_batch_size
 from pretune.train.batch_size import training_probe
 from pretune.train.callbacks import Progress
 from pretune.train.loop import LoopPlan, fit
+from pretune.train.run_folder import create_run_dir
 
 __all__ = ["lr_sweep", "plot_lr_find", "run_lr_find", "smooth_losses", "suggest_lr"]
 
@@ -106,6 +109,7 @@ class _Recorder:
             state.should_stop = True
 
 
+@leaves_process_as_found()
 def run_lr_find(
     cfg: RunConfig,
     *,

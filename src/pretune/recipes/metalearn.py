@@ -22,9 +22,10 @@ import numpy as np
 
 from pretune.config import save_config
 from pretune.errors import ConfigError
+from pretune.process_state import leaves_process_as_found
 from pretune.recipes.fewshot import draw_seed, frozen_embeddings
 from pretune.recipes.metalearn_config import MetalearnConfig
-from pretune.runs import create_run_dir
+from pretune.train.run_folder import create_run_dir
 from pretune.transfer.data import load_corpus
 from pretune.transfer.embed import load_encoder, torch_threads
 from pretune.transfer.fewshot import (
@@ -108,6 +109,7 @@ def _sample_pool(
     return np.sort(np.concatenate(keep))
 
 
+@leaves_process_as_found()
 def run_metalearn(cfg: MetalearnConfig, *, log: Any = print) -> dict[str, Any]:
     """Meta-train per held-out set, adapt to the held-out classes; returns the summary."""
     from pretune.recipes.session import set_determinism

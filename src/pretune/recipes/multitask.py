@@ -31,8 +31,10 @@ from pretune.data.masking import MLMMasking
 from pretune.data.multitask import MixedBatches, sampling_probabilities
 from pretune.data.sources import load_source
 from pretune.data.split import split_dataset
+from pretune.data.text_classification import PreparedData, encode_splits, prepare_data
 from pretune.errors import ConfigError, DataError
 from pretune.evaluate.evaluator import evaluate_split
+from pretune.files import write_json_atomic
 from pretune.models.init import init_model
 from pretune.models.load import (
     _quiet_transformers,
@@ -41,7 +43,8 @@ from pretune.models.load import (
     resolve_model_path,
 )
 from pretune.models.presets import load_lm
-from pretune.recipes.finetune import METRICS, PreparedData, encode_splits, prepare_data
+from pretune.process_state import leaves_process_as_found
+from pretune.recipes.finetune import METRICS
 from pretune.recipes.multitask_config import MultitaskConfig, TaskSpec
 from pretune.recipes.pretrain import evaluate_lm
 from pretune.recipes.session import (
@@ -52,12 +55,12 @@ from pretune.recipes.session import (
     standard_handlers,
 )
 from pretune.report import try_write_report
-from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
 from pretune.tasks.classify import ClassifyTask
 from pretune.tasks.mlm import MLMTask
 from pretune.tasks.multitask import MultiTask, attached, share_encoder
 from pretune.train.checkpoint import load_model_state
 from pretune.train.loop import fit
+from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
 
 __all__ = ["MultitaskConfig", "TaskData", "TaskLossLog", "prepare_tasks", "run_multitask"]
 
@@ -365,6 +368,7 @@ def save_heads(task: MultiTask, tasks: Sequence[TaskData], tokenizer: Any, run_d
 # The run
 
 
+@leaves_process_as_found()
 def run_multitask(
     cfg: MultitaskConfig,
     *,

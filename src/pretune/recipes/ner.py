@@ -32,13 +32,15 @@ from pretune.data.conll import (
 from pretune.data.encode import TrainBatches
 from pretune.errors import DataError
 from pretune.evaluate.seqeval import Chunking, entity_scores
+from pretune.files import write_json_atomic
 from pretune.models.load import load_tokenizer, resolve_model_path
+from pretune.process_state import leaves_process_as_found
 from pretune.recipes.ner_config import NerConfig
 from pretune.recipes.qa_ner_shared import load_head_model, train_to_best
 from pretune.recipes.session import save_final_model, set_determinism
 from pretune.report import try_write_report
-from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
 from pretune.tasks.ner import NerTask
+from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
 
 __all__ = ["evaluate_ner", "load_ner_run", "predict_entities", "predict_tags", "run_ner"]
 
@@ -116,6 +118,7 @@ def _flat(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if k != "per_type"}
 
 
+@leaves_process_as_found()
 def run_ner(
     cfg: NerConfig,
     *,

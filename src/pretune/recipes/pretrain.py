@@ -33,8 +33,10 @@ from pretune.data.packing import (
 from pretune.data.sources import load_source
 from pretune.data.split import split_dataset
 from pretune.errors import ConfigError, DataError
+from pretune.files import write_json_atomic
 from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_model_path
 from pretune.models.presets import build_lm, load_lm
+from pretune.process_state import leaves_process_as_found
 from pretune.recipes.pretrain_config import PretrainConfig
 from pretune.recipes.session import (
     bind_task_model,
@@ -48,11 +50,11 @@ from pretune.recipes.session import (
     standard_handlers,
 )
 from pretune.report import try_write_report
-from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
 from pretune.tasks.clm import CLMTask
 from pretune.tasks.mlm import MLMTask
 from pretune.tokenization.train import measure_tokenizer, train_tokenizer
 from pretune.train.loop import fit
+from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
 
 __all__ = ["PretrainConfig", "build_lm_split", "evaluate_lm", "load_texts", "run_pretrain"]
 
@@ -238,6 +240,7 @@ def evaluate_lm(
     return metrics.compute()
 
 
+@leaves_process_as_found()
 def run_pretrain(
     cfg: PretrainConfig,
     *,

@@ -31,13 +31,15 @@ from pretune.data.squad import (
 )
 from pretune.errors import CheckpointError, DataError
 from pretune.evaluate.squad import squad_scores
+from pretune.files import write_json_atomic
 from pretune.models.load import load_tokenizer, resolve_model_path
+from pretune.process_state import leaves_process_as_found
 from pretune.recipes.qa_config import QaConfig
 from pretune.recipes.qa_ner_shared import load_head_model, train_to_best
 from pretune.recipes.session import save_final_model, set_determinism
 from pretune.report import try_write_report
-from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
 from pretune.tasks.qa import QATask
+from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
 
 __all__ = ["evaluate_qa", "predict_answers", "predict_spans", "prepare_qa_data", "run_qa"]
 
@@ -107,6 +109,7 @@ def evaluate_qa(
     return {**scores, "loss": loss, "windows": len(encoded)}
 
 
+@leaves_process_as_found()
 def run_qa(
     cfg: QaConfig,
     *,

@@ -28,6 +28,8 @@ from pretune.data.batching import epoch_batches
 from pretune.data.readers import read_json_rows, read_text_file
 from pretune.data.sources import load_source
 from pretune.errors import DataError
+from pretune.files import write_json_atomic
+from pretune.process_state import leaves_process_as_found
 from pretune.recipes.rl_config import RLConfig, check_rl_config
 from pretune.recipes.session import (
     bind_task_model,
@@ -46,10 +48,10 @@ from pretune.report.run_data import read_records
 from pretune.rl.log import RLLog, append_record
 from pretune.rl.rewards import build_reward
 from pretune.rl.sampling import disable_dropout, left_pad
-from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
 from pretune.tasks.policy_gradient import PolicyGradientTask
 from pretune.tasks.sft import render_chat
 from pretune.train.loop import fit
+from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
 
 __all__ = ["PromptData", "RLConfig", "evaluate_rl", "load_prompts", "run_rl"]
 
@@ -179,6 +181,7 @@ def _summary_stats(history: list[dict[str, Any]]) -> tuple[dict, dict]:
     return reward, kl
 
 
+@leaves_process_as_found()
 def run_rl(
     cfg: RLConfig,
     *,

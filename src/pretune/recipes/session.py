@@ -22,7 +22,6 @@ import torch
 
 from pretune.config import RunConfig
 from pretune.errors import CheckpointError, ConfigError
-from pretune.runs import is_main_process
 from pretune.techniques.registry import build_techniques
 from pretune.train.callbacks import (
     BestModelKeeper,
@@ -34,6 +33,7 @@ from pretune.train.callbacks import (
 from pretune.train.checkpoint import latest_intact_checkpoint, load_checkpoint, restore_rng_state
 from pretune.train.loop import LoopPlan, steps_per_epoch, total_steps
 from pretune.train.optim import OPTIMIZERS, build_scheduler, parameter_groups
+from pretune.train.run_folder import is_main_process
 from pretune.train.sharded import (
     full_model_state,
     is_sharded,

@@ -21,7 +21,9 @@ from pretune.data.batching import inference_batches
 from pretune.data.encode import TrainBatches
 from pretune.data.readers import read_json_rows
 from pretune.errors import ConfigError, DataError
+from pretune.files import write_json_atomic
 from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_model_path
+from pretune.process_state import leaves_process_as_found
 from pretune.recipes.session import (
     bind_task_model,
     build_training,
@@ -35,9 +37,9 @@ from pretune.recipes.session import (
 )
 from pretune.recipes.sft_config import SFTConfig, check_sft_config
 from pretune.report import try_write_report
-from pretune.runs import create_run_dir, environment, open_run_for_resume, write_json_atomic
 from pretune.tasks.sft import SFTData, SFTTask, encode_conversation, ensure_chat_template
 from pretune.train.loop import fit
+from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
 
 __all__ = ["SFTConfig", "load_causal_lm", "read_conversations", "run_sft"]
 
@@ -200,6 +202,7 @@ def _split(items: list, fraction: float, seed: int) -> tuple[list, list]:
     return [items[i] for i in sorted(order[n_val:])], val
 
 
+@leaves_process_as_found()
 def run_sft(
     cfg: SFTConfig,
     *,

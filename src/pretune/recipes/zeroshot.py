@@ -17,9 +17,10 @@ import numpy as np
 
 from pretune.config import save_config
 from pretune.errors import ConfigError, DataError
+from pretune.process_state import leaves_process_as_found
 from pretune.recipes.fewshot import frozen_embeddings
 from pretune.recipes.zeroshot_config import ZeroshotConfig
-from pretune.runs import create_run_dir
+from pretune.train.run_folder import create_run_dir
 from pretune.transfer.data import Corpus, load_corpus
 from pretune.transfer.embed import load_encoder
 from pretune.transfer.results import scores, write_outputs
@@ -120,6 +121,7 @@ def _cloze_step(
     return result, {"cloze_template": cfg.cloze_template, "label_words": words}
 
 
+@leaves_process_as_found()
 def run_zeroshot(cfg: ZeroshotConfig, *, log: Any = print) -> dict[str, Any]:
     """Score each zero-shot step on the test split; returns the summary."""
     from pretune.recipes.session import set_determinism

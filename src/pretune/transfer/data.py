@@ -35,9 +35,9 @@ def load_corpus(cfg: DataConfig, seed: int, test_fraction: float) -> Corpus:
     """Load and clean `cfg.source`, then a stratified pool/test split (seeded)."""
     from sklearn.model_selection import train_test_split
 
-    from pretune.recipes.finetune import _load_clean
+    from pretune.data.text_classification import load_clean
 
-    dataset, _ = _load_clean(cfg, cfg.source)
+    dataset, _ = load_clean(cfg, cfg.source)
     if "label" not in dataset.column_names:
         raise DataError(f"data.source={cfg.source} has no label column '{cfg.label_column}'")
     texts = list(dataset["text"][:])

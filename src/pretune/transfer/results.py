@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from pretune.files import write_json_atomic
 from pretune.report.html import cards, esc, page, section, table
-from pretune.runs import environment, write_json_atomic
+from pretune.train.run_folder import environment
 
 __all__ = ["aggregate", "scores", "write_outputs"]
 
