@@ -1,7 +1,7 @@
 """`--nproc N`: re-run the same command as N processes on this machine (torchrun).
 
 The processes train with DDP, or with FSDP when the config says `train.distributed=fsdp`
-(recipes/session.py decides; the launch is the same). On CPU they talk over gloo; with GPUs,
+(train/session.py decides; the launch is the same). On CPU they talk over gloo; with GPUs,
 over NCCL (one GPU each). For several machines, call torchrun yourself (see
 docs/distributed.md).
 """

@@ -39,10 +39,10 @@ from pretune.models.presets import PRESETS, lm_config
 from pretune.process_state import leaves_process_as_found
 from pretune.recipes.distill_config import DistillConfig
 from pretune.recipes.finetune import METRICS, _train_and_finish, build_model_and_task
-from pretune.recipes.session import build_training, set_determinism
 from pretune.report import try_write_report
 from pretune.techniques.distill import CachedTeacherBatches, Distill, encoder_layers
 from pretune.train.run_folder import create_run_dir, is_main_process
+from pretune.train.session import build_training, set_determinism
 
 __all__ = [
     "build_student",

@@ -135,7 +135,7 @@ def _one_draw(
 @leaves_process_as_found()
 def run_fewshot(cfg: FewshotConfig, *, log: Any = print) -> dict[str, Any]:
     """Score `cfg.method` (and the logreg baseline) over `cfg.draws` draws; returns the summary."""
-    from pretune.recipes.session import set_determinism
+    from pretune.train.session import set_determinism
 
     started = time.perf_counter()
     set_determinism(cfg)

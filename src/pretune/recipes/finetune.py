@@ -32,7 +32,17 @@ from pretune.files import write_json_atomic
 from pretune.models.init import init_model
 from pretune.models.load import load_classifier, load_tokenizer, resolve_model_path
 from pretune.process_state import leaves_process_as_found
-from pretune.recipes.session import (
+from pretune.report import try_write_report
+from pretune.tasks.classify import ClassifyTask
+from pretune.train.checkpoint import load_model_state
+from pretune.train.loop import fit
+from pretune.train.run_folder import (
+    create_run_dir,
+    environment,
+    is_main_process,
+    open_run_for_resume,
+)
+from pretune.train.session import (
     Training,
     bind_task_model,
     build_training,
@@ -45,16 +55,6 @@ from pretune.recipes.session import (
     set_determinism,
     standard_handlers,
     unwrap_for_export,
-)
-from pretune.report import try_write_report
-from pretune.tasks.classify import ClassifyTask
-from pretune.train.checkpoint import load_model_state
-from pretune.train.loop import fit
-from pretune.train.run_folder import (
-    create_run_dir,
-    environment,
-    is_main_process,
-    open_run_for_resume,
 )
 
 __all__ = ["build_model_and_task", "run_finetune"]

@@ -27,7 +27,12 @@ from pretune.files import write_json_atomic
 from pretune.models.load import _quiet_transformers
 from pretune.process_state import leaves_process_as_found
 from pretune.recipes.images_config import IMAGE_DEFAULTS, ImageConfig
-from pretune.recipes.session import (
+from pretune.report import try_write_report
+from pretune.tasks.classify import ClassifyTask
+from pretune.train.checkpoint import load_model_state
+from pretune.train.loop import fit
+from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
+from pretune.train.session import (
     bind_task_model,
     build_training,
     export_model,
@@ -37,11 +42,6 @@ from pretune.recipes.session import (
     set_determinism,
     standard_handlers,
 )
-from pretune.report import try_write_report
-from pretune.tasks.classify import ClassifyTask
-from pretune.train.checkpoint import load_model_state
-from pretune.train.loop import fit
-from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
 from pretune.vision.adversarial import PixelAdversarialTraining, pixel_robustness
 from pretune.vision.augment import ImageAugment
 from pretune.vision.data import (

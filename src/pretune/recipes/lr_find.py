@@ -23,12 +23,12 @@ from pretune.files import write_json_atomic
 from pretune.models.load import load_tokenizer, resolve_model_path
 from pretune.process_state import leaves_process_as_found
 from pretune.recipes.finetune import build_model_and_task
-from pretune.recipes.session import build_training, set_determinism
 from pretune.train.batch_size import find_batch_size as fit_batch_size
 from pretune.train.batch_size import training_probe
 from pretune.train.callbacks import Progress
 from pretune.train.loop import LoopPlan, fit
 from pretune.train.run_folder import create_run_dir
+from pretune.train.session import build_training, set_determinism
 
 __all__ = ["lr_sweep", "plot_lr_find", "run_lr_find", "smooth_losses", "suggest_lr"]
 

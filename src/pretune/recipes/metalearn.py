@@ -71,9 +71,9 @@ def meta_train(
     loss at the start and end (mean of the first / last fifth of the episodes)."""
     from accelerate.utils import set_seed
 
-    from pretune.recipes.session import build_training, make_accelerator
     from pretune.train.callbacks import MetricsLog
     from pretune.train.loop import fit
+    from pretune.train.session import build_training, make_accelerator
 
     set_seed(seed)
     model = ProjectionHead(table, cfg.projection_dim, seed)
@@ -112,7 +112,7 @@ def _sample_pool(
 @leaves_process_as_found()
 def run_metalearn(cfg: MetalearnConfig, *, log: Any = print) -> dict[str, Any]:
     """Meta-train per held-out set, adapt to the held-out classes; returns the summary."""
-    from pretune.recipes.session import set_determinism
+    from pretune.train.session import set_determinism
 
     started = time.perf_counter()
     set_determinism(cfg)

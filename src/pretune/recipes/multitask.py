@@ -6,7 +6,7 @@
 
 Tasks are classify heads (several label columns of one dataset, or several datasets) and an
 optional auxiliary masked-LM loss on the text. Data, models and the training session come from
-`recipes/finetune.py` and `recipes/session.py`; what is new here is the mixing and the per-task
+`recipes/finetune.py` and `train/session.py`; what is new here is the mixing and the per-task
 bookkeeping. Callable from Python (`run_multitask(config)`) and from the CLI
 (`pretune multitask config.yaml`).
 """
@@ -47,13 +47,6 @@ from pretune.process_state import leaves_process_as_found
 from pretune.recipes.finetune import METRICS
 from pretune.recipes.multitask_config import MultitaskConfig, TaskSpec
 from pretune.recipes.pretrain import evaluate_lm
-from pretune.recipes.session import (
-    build_training,
-    make_accelerator,
-    resume_training,
-    set_determinism,
-    standard_handlers,
-)
 from pretune.report import try_write_report
 from pretune.tasks.classify import ClassifyTask
 from pretune.tasks.mlm import MLMTask
@@ -61,6 +54,13 @@ from pretune.tasks.multitask import MultiTask, attached, share_encoder
 from pretune.train.checkpoint import load_model_state
 from pretune.train.loop import fit
 from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
+from pretune.train.session import (
+    build_training,
+    make_accelerator,
+    resume_training,
+    set_determinism,
+    standard_handlers,
+)
 
 __all__ = ["MultitaskConfig", "TaskData", "TaskLossLog", "prepare_tasks", "run_multitask"]
 

@@ -38,7 +38,13 @@ from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_mod
 from pretune.models.presets import build_lm, load_lm
 from pretune.process_state import leaves_process_as_found
 from pretune.recipes.pretrain_config import PretrainConfig
-from pretune.recipes.session import (
+from pretune.report import try_write_report
+from pretune.tasks.clm import CLMTask
+from pretune.tasks.mlm import MLMTask
+from pretune.tokenization.train import measure_tokenizer, train_tokenizer
+from pretune.train.loop import fit
+from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
+from pretune.train.session import (
     bind_task_model,
     build_training,
     export_model,
@@ -49,12 +55,6 @@ from pretune.recipes.session import (
     set_determinism,
     standard_handlers,
 )
-from pretune.report import try_write_report
-from pretune.tasks.clm import CLMTask
-from pretune.tasks.mlm import MLMTask
-from pretune.tokenization.train import measure_tokenizer, train_tokenizer
-from pretune.train.loop import fit
-from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
 
 __all__ = ["PretrainConfig", "build_lm_split", "evaluate_lm", "load_texts", "run_pretrain"]
 

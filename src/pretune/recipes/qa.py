@@ -36,10 +36,10 @@ from pretune.models.load import load_tokenizer, resolve_model_path
 from pretune.process_state import leaves_process_as_found
 from pretune.recipes.qa_config import QaConfig
 from pretune.recipes.qa_ner_shared import load_head_model, train_to_best
-from pretune.recipes.session import save_final_model, set_determinism
 from pretune.report import try_write_report
 from pretune.tasks.qa import QATask
 from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
+from pretune.train.session import save_final_model, set_determinism
 
 __all__ = ["evaluate_qa", "predict_answers", "predict_spans", "prepare_qa_data", "run_qa"]
 

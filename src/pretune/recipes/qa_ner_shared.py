@@ -14,7 +14,9 @@ from pretune.data.encode import TrainBatches
 from pretune.errors import ConfigError
 from pretune.models.init import init_model
 from pretune.models.load import _quiet_transformers, dropout_overrides
-from pretune.recipes.session import (
+from pretune.train.checkpoint import load_model_state
+from pretune.train.loop import fit
+from pretune.train.session import (
     bind_task_model,
     build_training,
     export_model,
@@ -23,8 +25,6 @@ from pretune.recipes.session import (
     resume_training,
     standard_handlers,
 )
-from pretune.train.checkpoint import load_model_state
-from pretune.train.loop import fit
 
 __all__ = ["Trained", "load_head_model", "train_to_best"]
 

@@ -31,17 +31,6 @@ from pretune.errors import DataError
 from pretune.files import write_json_atomic
 from pretune.process_state import leaves_process_as_found
 from pretune.recipes.rl_config import RLConfig, check_rl_config
-from pretune.recipes.session import (
-    bind_task_model,
-    build_training,
-    export_model,
-    make_accelerator,
-    prepare_techniques,
-    resume_training,
-    save_final_model,
-    set_determinism,
-    standard_handlers,
-)
 from pretune.recipes.sft import load_causal_lm
 from pretune.report import try_write_report
 from pretune.report.run_data import read_records
@@ -52,6 +41,17 @@ from pretune.tasks.policy_gradient import PolicyGradientTask
 from pretune.tasks.sft import render_chat
 from pretune.train.loop import fit
 from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
+from pretune.train.session import (
+    bind_task_model,
+    build_training,
+    export_model,
+    make_accelerator,
+    prepare_techniques,
+    resume_training,
+    save_final_model,
+    set_determinism,
+    standard_handlers,
+)
 
 __all__ = ["PromptData", "RLConfig", "evaluate_rl", "load_prompts", "run_rl"]
 

@@ -24,7 +24,12 @@ from pretune.errors import ConfigError, DataError
 from pretune.files import write_json_atomic
 from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_model_path
 from pretune.process_state import leaves_process_as_found
-from pretune.recipes.session import (
+from pretune.recipes.sft_config import SFTConfig, check_sft_config
+from pretune.report import try_write_report
+from pretune.tasks.sft import SFTData, SFTTask, encode_conversation, ensure_chat_template
+from pretune.train.loop import fit
+from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
+from pretune.train.session import (
     bind_task_model,
     build_training,
     export_model,
@@ -35,11 +40,6 @@ from pretune.recipes.session import (
     set_determinism,
     standard_handlers,
 )
-from pretune.recipes.sft_config import SFTConfig, check_sft_config
-from pretune.report import try_write_report
-from pretune.tasks.sft import SFTData, SFTTask, encode_conversation, ensure_chat_template
-from pretune.train.loop import fit
-from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
 
 __all__ = ["SFTConfig", "load_causal_lm", "read_conversations", "run_sft"]
 

@@ -124,7 +124,7 @@ def _cloze_step(
 @leaves_process_as_found()
 def run_zeroshot(cfg: ZeroshotConfig, *, log: Any = print) -> dict[str, Any]:
     """Score each zero-shot step on the test split; returns the summary."""
-    from pretune.recipes.session import set_determinism
+    from pretune.train.session import set_determinism
 
     started = time.perf_counter()
     set_determinism(cfg)

@@ -165,16 +165,16 @@ def tune_body(
     """
     from accelerate.utils import set_seed
 
-    from pretune.recipes.session import (
+    from pretune.tasks.contrastive import ContrastiveTask
+    from pretune.train.callbacks import MetricsLog
+    from pretune.train.loop import fit
+    from pretune.train.session import (
         bind_task_model,
         build_training,
         export_model,
         make_accelerator,
         prepare_techniques,
     )
-    from pretune.tasks.contrastive import ContrastiveTask
-    from pretune.train.callbacks import MetricsLog
-    from pretune.train.loop import fit
 
     set_seed(seed)
     pairs = sample_pairs(labels, cfg.pairs_per_example, seed)
