@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 from helpers import MULTIPROCESS_SETTINGS, run_pretune_cli, tiny_overrides
 from pretune.config import RunConfig, load_config
 from pretune.errors import ConfigError
-from pretune.train.session import _fsdp_plugin, make_accelerator
+from pretune.train.distributed import _fsdp_plugin, make_accelerator
 
 SETTINGS = MULTIPROCESS_SETTINGS
 FSDP = ("train.distributed=fsdp",)

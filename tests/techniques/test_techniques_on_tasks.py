@@ -18,9 +18,8 @@ from typing import Any
 import pytest
 from safetensors.torch import load_file
 
-from pretune.config import load_config
+from pretune.catalog import load_recipe_config
 from pretune.errors import ConfigError
-from pretune.recipes.catalog import recipe_spec
 from pretune.techniques import TECHNIQUES
 from tiny_causal_lm import make_tiny_causal_lm
 from toy_tasks import toy_conll, toy_squad
@@ -55,8 +54,7 @@ def _technique_overrides(name: str) -> list[str]:
 def _run(recipe: str, overrides: list[str]) -> dict[str, Any]:
     import importlib
 
-    spec = recipe_spec(recipe)
-    cfg = load_config(None, overrides, defaults=spec.defaults, schema=spec.schema)
+    cfg = load_recipe_config(recipe, None, overrides)
     run = getattr(importlib.import_module(f"pretune.recipes.{recipe}"), f"run_{recipe}")
     return run(cfg, log=lambda *_: None, live_progress=False)
 

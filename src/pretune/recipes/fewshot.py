@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from pretune.catalog.fewshot import TransferSettings
 from pretune.config import save_config
 from pretune.errors import ConfigError
 from pretune.process_state import leaves_process_as_found
-from pretune.recipes.fewshot_config import FewshotConfig, TransferConfig
 from pretune.train.run_folder import create_run_dir
 from pretune.transfer.data import Corpus, load_corpus
 from pretune.transfer.embed import Encoder, cached_embeddings, embed_texts, load_encoder
@@ -45,12 +45,12 @@ def draw_seed(seed: int, draw: int) -> int:
     return seed * 1000 + draw
 
 
-def cache_folder(cfg: TransferConfig) -> Path:
+def cache_folder(cfg: Any) -> Path:
     return Path(cfg.cache_dir) if cfg.cache_dir else Path(cfg.output_dir) / ".embeddings"
 
 
 def frozen_embeddings(
-    cfg: TransferConfig, encoder: Encoder, corpus: Corpus, rows: np.ndarray, log: Any
+    cfg: Any, encoder: Encoder, corpus: Corpus, rows: np.ndarray, log: Any
 ) -> np.ndarray:
     """(N, H) frozen embeddings of the corpus with `rows` filled (from the cache when there)
     and NaN elsewhere, so that using a row that was not embedded cannot go unnoticed."""
@@ -64,20 +64,23 @@ def frozen_embeddings(
 
 
 def _episodic_protonet(
-    cfg: FewshotConfig, frozen: np.ndarray, corpus: Corpus, shots: np.ndarray, seed: int,
+    cfg: Any, frozen: np.ndarray, corpus: Corpus, shots: np.ndarray, seed: int,
     run_dir: Path,
 ) -> np.ndarray:  # fmt: skip
     """Train a projection head with ProtoNet episodes drawn from the shots alone (half of each
     class as support, the rest as query), then classify the test rows by nearest prototype of
     all the shots in the projected space."""
+    from pretune.catalog.metalearn import MetalearnConfig
     from pretune.recipes.metalearn import meta_train
-    from pretune.recipes.metalearn_config import MetalearnConfig
     from pretune.transfer.meta import adapt_and_predict
 
     if cfg.shots < 2:
         raise ConfigError("protonet_episodes needs shots >= 2 (a support and a query per class)")
     k = len(corpus.label_names)
-    shared = cfg.model_dump(include=set(TransferConfig.model_fields))
+    # What the meta-learning schema shares with few-shot's: the run fields, the transfer
+    # settings and the data/model/train/eval/techniques sections.
+    keys = {"name", "output_dir", "seed", "data", "model", "train", "eval", "techniques"}
+    shared = cfg.model_dump(include=keys | set(TransferSettings.model_fields))
     mcfg = MetalearnConfig.model_validate(
         {**shared, "method": "protonet", "ways": k, "held_out": 2, "shots": cfg.shots // 2,
          "queries": cfg.shots - cfg.shots // 2, "episodes": cfg.protonet_episodes,
@@ -90,7 +93,7 @@ def _episodic_protonet(
 
 
 def _one_draw(
-    cfg: FewshotConfig,
+    cfg: Any,
     corpus: Corpus,
     encoder: Encoder,
     frozen: np.ndarray | None,
@@ -133,9 +136,9 @@ def _one_draw(
 
 
 @leaves_process_as_found()
-def run_fewshot(cfg: FewshotConfig, *, log: Any = print) -> dict[str, Any]:
+def run_fewshot(cfg: Any, *, log: Any = print) -> dict[str, Any]:
     """Score `cfg.method` (and the logreg baseline) over `cfg.draws` draws; returns the summary."""
-    from pretune.train.session import set_determinism
+    from pretune.train.setup import set_determinism
 
     started = time.perf_counter()
     set_determinism(cfg)

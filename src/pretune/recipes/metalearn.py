@@ -24,7 +24,6 @@ from pretune.config import save_config
 from pretune.errors import ConfigError
 from pretune.process_state import leaves_process_as_found
 from pretune.recipes.fewshot import draw_seed, frozen_embeddings
-from pretune.recipes.metalearn_config import MetalearnConfig
 from pretune.train.run_folder import create_run_dir
 from pretune.transfer.data import load_corpus
 from pretune.transfer.embed import load_encoder, torch_threads
@@ -64,7 +63,7 @@ def held_out_sets(
 
 
 def meta_train(
-    cfg: MetalearnConfig, table: np.ndarray, labels: np.ndarray, rows: np.ndarray,
+    cfg: Any, table: np.ndarray, labels: np.ndarray, rows: np.ndarray,
     classes: list[int], run_dir: Any, seed: int,
 ) -> tuple[ProjectionHead, dict[str, float]]:  # fmt: skip
     """Train a ProjectionHead on `cfg.episodes` episodes through `fit`; returns it and the
@@ -72,8 +71,9 @@ def meta_train(
     from accelerate.utils import set_seed
 
     from pretune.train.callbacks import MetricsLog
+    from pretune.train.distributed import make_accelerator
     from pretune.train.loop import fit
-    from pretune.train.session import build_training, make_accelerator
+    from pretune.train.setup import build_training
 
     set_seed(seed)
     model = ProjectionHead(table, cfg.projection_dim, seed)
@@ -110,9 +110,9 @@ def _sample_pool(
 
 
 @leaves_process_as_found()
-def run_metalearn(cfg: MetalearnConfig, *, log: Any = print) -> dict[str, Any]:
+def run_metalearn(cfg: Any, *, log: Any = print) -> dict[str, Any]:
     """Meta-train per held-out set, adapt to the held-out classes; returns the summary."""
-    from pretune.train.session import set_determinism
+    from pretune.train.setup import set_determinism
 
     started = time.perf_counter()
     set_determinism(cfg)

@@ -167,12 +167,12 @@ def tune_body(
 
     from pretune.tasks.contrastive import ContrastiveTask
     from pretune.train.callbacks import MetricsLog
+    from pretune.train.distributed import make_accelerator
     from pretune.train.loop import fit
-    from pretune.train.session import (
+    from pretune.train.setup import (
         bind_task_model,
         build_training,
         export_model,
-        make_accelerator,
         prepare_techniques,
     )
 
