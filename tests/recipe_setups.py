@@ -49,13 +49,19 @@ def _text_file(f: TinyFiles) -> Path:
 def _pretrain(objective: str) -> Setup:
     def setup(f: TinyFiles) -> tuple[str, list[str]]:
         model = f.bert if objective == "mlm" else f.lm
-        extra = BERT_NO_DROPOUT if objective == "mlm" else ()
         return "pretrain", [f"data.source={_text_file(f)}", f"model.init_from={model}",
                             "model.max_length=32", "train.batch_size=4",
-                            "data.val_fraction=0.25", f"objective={objective}",
-                            *extra]  # fmt: skip
+                            "data.val_fraction=0.25", f"objective={objective}"]  # fmt: skip
 
     return setup
+
+
+def _pretrain_from_scratch(f: TinyFiles) -> tuple[str, list[str]]:
+    # A tokenizer trained on the text and a preset model; a test split held out.
+    return "pretrain", [f"data.source={_text_file(f)}", "pretrain.preset=nano",
+                        "pretrain.tokenizer_type=wordpiece", "pretrain.vocab_size=64",
+                        "pretrain.lowercase=true", "model.max_length=32", "train.batch_size=4",
+                        "data.val_fraction=0.25", "data.test_fraction=0.25"]  # fmt: skip
 
 
 def _ner(f: TinyFiles) -> tuple[str, list[str]]:
@@ -77,7 +83,18 @@ TINY_VIT = ["model.arch=vit", "model.hidden_size=16", "model.num_layers=2", "mod
 
 
 def _images(f: TinyFiles) -> tuple[str, list[str]]:
-    return "images", [*TINY_VIT, "image.robustness.epsilons=[]"]
+    augment = ["image.augment.shift=1", "image.augment.hflip=0.5", "image.augment.rotate=5",
+               "image.augment.cutout=2", "image.augment.noise=0.01"]  # fmt: skip
+    return "images", [*TINY_VIT, *augment, "image.robustness.epsilons=[0.1]",
+                      "image.robustness.pgd_steps=1"]  # fmt: skip
+
+
+def _images_cnn(f: TinyFiles) -> tuple[str, list[str]]:
+    return "images", ["model.arch=cnn", "model.cnn_widths=[4,8]", "data.max_train_examples=64",
+                      "train.batch_size=16", "image.robustness.epsilons=[]",
+                      "image.adversarial_training.method=fgsm",
+                      "image.adversarial_training.epsilon=0.05",
+                      "image.adversarial_training.steps=1"]  # fmt: skip
 
 
 def _mim(f: TinyFiles) -> tuple[str, list[str]]:
@@ -120,7 +137,9 @@ SETUPS: dict[str, Setup] = {
     "finetune": _finetune,
     "pretrain-mlm": _pretrain("mlm"),
     "pretrain-clm": _pretrain("clm"),
+    "pretrain-scratch": _pretrain_from_scratch,
     "images": _images,
+    "images-cnn": _images_cnn,
     "images-mim": _mim,
     "ner": _ner,
     "qa": _qa,

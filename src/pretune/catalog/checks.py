@@ -28,7 +28,7 @@ def check_loss(cfg: Any) -> None:
     """The classification loss, its parameters, and class weights only where they apply."""
     t = cfg.train
     check_loss_params(t.loss, t.loss_params)
-    if t.class_weights != "none" and not loss_accepts_weight(t.loss):
+    if getattr(t, "class_weights", "none") != "none" and not loss_accepts_weight(t.loss):
         raise ValueError(
             f"train.loss={t.loss} does not support class weights; set "
             "train.class_weights=none or pick a loss that does (e.g. cross_entropy, focal)"

@@ -6,14 +6,23 @@ from __future__ import annotations
 from pydantic import Field
 
 from pretune.catalog.checks import check_techniques, check_training
-from pretune.config import EvalConfig, check_validation_for_early_stopping, narrow
+from pretune.config import (
+    DataConfig,
+    EvalConfig,
+    ModelConfig,
+    TrainConfig,
+    check_validation_for_early_stopping,
+    narrow,
+)
 
 __all__ = [
     "CLASSIFY_METRICS",
+    "LABEL_FREE_DATA",
     "LM_METRICS",
     "TRAINING_CHECKS",
     "ClassifyEvalConfig",
     "LMEvalConfig",
+    "TrainWithoutClassLoss",
 ]
 
 # Every recipe that trains through the session: optimizer/schedule names, techniques that
@@ -41,3 +50,26 @@ LMEvalConfig = narrow(
         )
     },
 )
+
+
+# Sections without the keys that only text classification reads. A recipe's schema holds only
+# what it reads (a test runs every recipe and checks it), so `pretune pretrain train.loss=focal`
+# is an unknown-key error instead of a setting silently ignored.
+CLASSIFICATION_ONLY_TRAIN = ("class_weights", "loss", "loss_params")
+TrainWithoutClassLoss = narrow(TrainConfig, "TrainConfig", drop=CLASSIFICATION_ONLY_TRAIN)
+
+# Data keys of labelled text: label columns, class balancing.
+LABEL_FREE_DATA = ("label_column", "balance")
+
+# Dropouts set on a text encoder's config when it is loaded (classifiers, NER, QA).
+ENCODER_DROPOUTS = ("classifier_dropout", "hidden_dropout", "attention_dropout")
+
+
+def data_section(name: str, drop: tuple[str, ...], **defaults: object) -> type:
+    """DataConfig without `drop` (and with other defaults)."""
+    return narrow(DataConfig, name, drop=drop, defaults=defaults or None)
+
+
+def model_section(name: str, drop: tuple[str, ...], **defaults: object) -> type:
+    """ModelConfig without `drop` (and with other defaults)."""
+    return narrow(ModelConfig, name, drop=drop, defaults=defaults or None)

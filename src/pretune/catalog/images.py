@@ -12,7 +12,7 @@ from pydantic import Field
 
 from pretune.catalog.checks import check_loss, eval_metric_check
 from pretune.catalog.common import CLASSIFY_METRICS, TRAINING_CHECKS
-from pretune.config import TECHNIQUES_FIELD, EvalConfig, Section, TrainConfig, compose
+from pretune.config import TECHNIQUES_FIELD, EvalConfig, Section, TrainConfig, compose, narrow
 
 __all__ = [
     "ImageConfig",
@@ -132,6 +132,9 @@ def _image_metrics(cfg: Any) -> tuple[str, ...]:
     return ("loss",) if cfg.objective == "mim" else CLASSIFY_METRICS
 
 
+ImageTrainConfig = narrow(TrainConfig, "TrainConfig", drop=("class_weights", "group_by_length"))
+
+
 ImageConfig = compose(
     "images",
     "Classify images or pre-train a ViT (mim) (`pretune config show images`).",
@@ -146,7 +149,7 @@ ImageConfig = compose(
     ),
     data=ImageDataConfig,
     model=ImageModelConfig,
-    train=TrainConfig,
+    train=ImageTrainConfig,
     eval=EvalConfig,
     techniques=TECHNIQUES_FIELD,
     image=ImageSection,

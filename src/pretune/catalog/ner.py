@@ -8,14 +8,17 @@ from typing import Literal
 from pydantic import Field
 
 from pretune.catalog.checks import eval_metric_check
-from pretune.catalog.common import TRAINING_CHECKS
+from pretune.catalog.common import (
+    LABEL_FREE_DATA,
+    TRAINING_CHECKS,
+    TrainWithoutClassLoss,
+    data_section,
+)
 from pretune.config import (
     TECHNIQUES_FIELD,
-    DataConfig,
     EvalConfig,
     ModelConfig,
     Section,
-    TrainConfig,
     compose,
     narrow,
 )
@@ -60,14 +63,22 @@ NerEvalConfig = narrow(
     },
 )  # fmt: skip
 
+# Sentences with tags (NER) or questions with contexts (QA) come from their own file formats:
+# no text or label column, no text cleaning.
+NerDataConfig = data_section(
+    "NerDataConfig",
+    drop=(*LABEL_FREE_DATA, "text_column", "encoding_errors", "clean"),
+)
+
+
 NerConfig = compose(
     "ner",
     "Train a named-entity recognizer (`pretune config show ner`).",
     task_kind="ner",
     validators=[*TRAINING_CHECKS, eval_metric_check(NER_METRICS)],
-    data=DataConfig,
+    data=NerDataConfig,
     model=NerModelConfig,
-    train=TrainConfig,
+    train=TrainWithoutClassLoss,
     eval=NerEvalConfig,
     techniques=TECHNIQUES_FIELD,
     ner=NerSection,

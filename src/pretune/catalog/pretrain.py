@@ -11,8 +11,15 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from pretune.catalog.checks import eval_metric_check
-from pretune.catalog.common import LM_METRICS, TRAINING_CHECKS, LMEvalConfig
-from pretune.config import TECHNIQUES_FIELD, DataConfig, ModelConfig, Section, TrainConfig, compose
+from pretune.catalog.common import (
+    ENCODER_DROPOUTS,
+    LM_METRICS,
+    TRAINING_CHECKS,
+    LMEvalConfig,
+    TrainWithoutClassLoss,
+    data_section,
+)
+from pretune.config import TECHNIQUES_FIELD, ModelConfig, Section, compose, narrow
 from pretune.models.presets import PRESETS
 
 __all__ = ["PretrainConfig", "PretrainModelConfig", "PretrainSection"]
@@ -58,14 +65,25 @@ class PretrainSection(Section):
         return self
 
 
-class PretrainModelConfig(ModelConfig):
-    """`model:` for pre-training: no checkpoint by default (a preset from scratch)."""
+# `model:` for pre-training: no checkpoint by default (a preset from scratch); no classifier
+# head or encoder dropouts (a language model keeps its own).
+PretrainModelConfig = narrow(
+    ModelConfig,
+    "PretrainModelConfig",
+    drop=ENCODER_DROPOUTS,
+    replace={
+        "init_from": (
+            str | None,
+            Field(None, description="Checkpoint to continue pre-training (null: a preset from "
+                  "scratch)."),
+        ),
+        "max_length": (
+            int, Field(128, ge=8, description="Tokens per window (the context length)."),
+        ),
+    },
+)  # fmt: skip
 
-    init_from: str | None = Field(  # type: ignore[assignment]
-        None,
-        description="Checkpoint to continue pre-training (null: a preset from scratch).",
-    )
-    max_length: int = Field(128, ge=8, description="Tokens per window (the context length).")
+PretrainDataConfig = data_section("PretrainDataConfig", drop=("balance", "test_file"))
 
 
 def _check_pretrain(cfg: Any) -> None:
@@ -93,9 +111,9 @@ PretrainConfig = compose(
         Literal["mlm", "clm"],
         Field("mlm", description="mlm: masked LM (BERT-style); clm: causal LM (GPT-style)."),
     ),
-    data=DataConfig,
+    data=PretrainDataConfig,
     model=PretrainModelConfig,
-    train=TrainConfig,
+    train=TrainWithoutClassLoss,
     eval=LMEvalConfig,
     techniques=TECHNIQUES_FIELD,
     pretrain=PretrainSection,

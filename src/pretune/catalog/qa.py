@@ -8,14 +8,17 @@ from typing import Any
 from pydantic import Field
 
 from pretune.catalog.checks import eval_metric_check
-from pretune.catalog.common import TRAINING_CHECKS
+from pretune.catalog.common import (
+    LABEL_FREE_DATA,
+    TRAINING_CHECKS,
+    TrainWithoutClassLoss,
+    data_section,
+)
 from pretune.config import (
     TECHNIQUES_FIELD,
-    DataConfig,
     EvalConfig,
     ModelConfig,
     Section,
-    TrainConfig,
     compose,
     narrow,
 )
@@ -69,14 +72,22 @@ def _check_qa(cfg: Any) -> None:
         )
 
 
+# Sentences with tags (NER) or questions with contexts (QA) come from their own file formats:
+# no text or label column, no text cleaning.
+QaDataConfig = data_section(
+    "QaDataConfig",
+    drop=(*LABEL_FREE_DATA, "text_column", "encoding_errors", "clean"),
+)
+
+
 QaConfig = compose(
     "qa",
     "Train an extractive question-answering model (`pretune config show qa`).",
     task_kind="qa",
     validators=[*TRAINING_CHECKS, eval_metric_check(QA_METRICS), _check_qa],
-    data=DataConfig,
+    data=QaDataConfig,
     model=QaModelConfig,
-    train=TrainConfig,
+    train=TrainWithoutClassLoss,
     eval=QaEvalConfig,
     techniques=TECHNIQUES_FIELD,
     qa=QaSection,

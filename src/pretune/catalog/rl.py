@@ -9,15 +9,18 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from pretune.catalog.checks import eval_metric_check
-from pretune.catalog.common import TRAINING_CHECKS
+from pretune.catalog.checks import check_techniques, check_training, eval_metric_check
+from pretune.catalog.common import (
+    ENCODER_DROPOUTS,
+    LABEL_FREE_DATA,
+    TrainWithoutClassLoss,
+    data_section,
+)
 from pretune.config import (
     TECHNIQUES_FIELD,
-    DataConfig,
     EvalConfig,
     ModelConfig,
     Section,
-    TrainConfig,
     compose,
     narrow,
 )
@@ -89,6 +92,7 @@ RL_METRICS = ("reward", "kl", "loss")
 RLEvalConfig = narrow(
     EvalConfig,
     "RLEvalConfig",
+    drop=("batch_size",),  # held-out prompts are sampled train.batch_size at a time
     replace={
         "metric": (
             str,
@@ -99,24 +103,53 @@ RLEvalConfig = narrow(
 )  # fmt: skip
 
 
-class RLModelConfig(ModelConfig):
-    """`model:` for RL: the causal LM policy (also the frozen reference) is required."""
+# `model:` for RL: the causal LM policy (also the frozen reference) is required; prompts and
+# completions set their own lengths (rl.max_new_tokens).
+RLModelConfig = narrow(
+    ModelConfig,
+    "RLModelConfig",
+    drop=(*ENCODER_DROPOUTS, "max_length"),
+    replace={
+        "init_from": (
+            str | None,
+            Field(None, description="The causal LM to fine-tune (and the frozen KL reference): "
+                  "a clm, SFT or RL run, or a causal-LM checkpoint folder."),
+        ),
+    },
+)  # fmt: skip
 
-    init_from: str | None = Field(  # type: ignore[assignment]
-        None,
-        description="The causal LM to fine-tune (and the frozen KL reference): a clm, SFT or "
-        "RL run, or a causal-LM checkpoint folder.",
-    )
+# Prompts come from one source; the held-out prompts are rl.eval_prompts of them.
+RLDataConfig = data_section(
+    "RLDataConfig",
+    drop=(*LABEL_FREE_DATA, "validation_file", "test_file", "val_fraction", "test_fraction",
+          "clean"),
+    source="bbc",
+)  # fmt: skip
+
+RLTrainConfig = narrow(TrainWithoutClassLoss, "TrainConfig", drop=("group_by_length",))
+
+
+def _check_rl_early_stopping(cfg: Any) -> None:
+    if cfg.train.early_stopping_patience and cfg.rl.eval_prompts == 0:
+        raise ValueError(
+            "train.early_stopping_patience watches the held-out prompts' reward, but "
+            "rl.eval_prompts=0 holds none out; set rl.eval_prompts"
+        )
 
 
 RLConfig = compose(
     "rl",
     "RL fine-tuning of a causal LM against a reward (`pretune config show rl`).",
     task_kind="rl",
-    validators=[*TRAINING_CHECKS, eval_metric_check(RL_METRICS)],
-    data=DataConfig,
+    validators=[
+        check_training,
+        check_techniques,
+        _check_rl_early_stopping,
+        eval_metric_check(RL_METRICS),
+    ],
+    data=RLDataConfig,
     model=RLModelConfig,
-    train=TrainConfig,
+    train=RLTrainConfig,
     eval=RLEvalConfig,
     techniques=TECHNIQUES_FIELD,
     rl=RLSection,

@@ -10,8 +10,16 @@ from typing import Any, Literal
 from pydantic import Field
 
 from pretune.catalog.checks import eval_metric_check
-from pretune.catalog.common import LM_METRICS, TRAINING_CHECKS, LMEvalConfig
-from pretune.config import TECHNIQUES_FIELD, DataConfig, ModelConfig, Section, TrainConfig, compose
+from pretune.catalog.common import (
+    ENCODER_DROPOUTS,
+    LABEL_FREE_DATA,
+    LM_METRICS,
+    TRAINING_CHECKS,
+    LMEvalConfig,
+    TrainWithoutClassLoss,
+    data_section,
+)
+from pretune.config import TECHNIQUES_FIELD, ModelConfig, Section, compose, narrow
 
 __all__ = ["SFTConfig", "SFTModelConfig", "SFTSection", "check_sft_config"]
 
@@ -37,17 +45,31 @@ class SFTSection(Section):
     )
 
 
-class SFTModelConfig(ModelConfig):
-    """`model:` for SFT: the causal LM to start from is required."""
+# `model:` for SFT: the causal LM to start from is required (checked when the run starts, so
+# that `pretune config show sft` can print the defaults).
+SFTModelConfig = narrow(
+    ModelConfig,
+    "SFTModelConfig",
+    drop=ENCODER_DROPOUTS,
+    replace={
+        "init_from": (
+            str | None,
+            Field(None, description="The causal LM to fine-tune: a `pretune pretrain "
+                  "objective=clm` run, an SFT/RL run or a Hugging Face causal-LM checkpoint "
+                  "folder."),
+        ),
+        "max_length": (
+            int, Field(256, ge=8, description="Tokens per conversation (longer ones are cut "
+                       "at the end)."),
+        ),
+    },
+)  # fmt: skip
 
-    init_from: str | None = Field(  # type: ignore[assignment]
-        None,
-        description="The causal LM to fine-tune: a `pretune pretrain objective=clm` run, an "
-        "SFT/RL run or a Hugging Face causal-LM checkpoint folder.",
-    )
-    max_length: int = Field(
-        256, ge=8, description="Tokens per conversation (longer ones are cut at the end)."
-    )
+# Conversations come from one JSONL file (and an optional validation file).
+SFTDataConfig = data_section(
+    "SFTDataConfig",
+    drop=(*LABEL_FREE_DATA, "text_column", "test_file", "test_fraction", "clean"),
+)
 
 
 SFTConfig = compose(
@@ -55,9 +77,9 @@ SFTConfig = compose(
     "Supervised fine-tuning of a causal LM on prompt/response pairs (`pretune config show sft`).",
     task_kind="sft",
     validators=[*TRAINING_CHECKS, eval_metric_check(LM_METRICS)],
-    data=DataConfig,
+    data=SFTDataConfig,
     model=SFTModelConfig,
-    train=TrainConfig,
+    train=TrainWithoutClassLoss,
     eval=LMEvalConfig,
     techniques=TECHNIQUES_FIELD,
     sft=SFTSection,

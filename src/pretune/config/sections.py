@@ -24,8 +24,10 @@ __all__ = [
     "reads_recorded",
 ]
 
-# Active read recorders (see `reads_recorded`): sets of (id(section), field name).
+# Active read recorders (see `reads_recorded`): sets of (id(section), field name); copies of
+# sections made while recording, by id, with their original (kept alive while recording).
 _RECORDERS: list[set[tuple[int, str]]] = []
+_COPIES: dict[int, tuple[Any, Any]] = {}
 
 
 class Section(BaseModel):
@@ -42,6 +44,12 @@ class Section(BaseModel):
         if _RECORDERS and name in type(self).model_fields:
             _RECORDERS[-1].add((id(self), name))
         return super().__getattribute__(name)
+
+    def model_copy(self, *, update: Any = None, deep: bool = False) -> Any:
+        copied = super().model_copy(update=update, deep=deep)
+        if _RECORDERS:  # reads of the copy count as reads of this section's keys
+            _COPIES[id(copied)] = (self, copied)
+        return copied
 
 
 def _section_paths(section: BaseModel, prefix: str = "") -> dict[int, str]:
@@ -67,9 +75,16 @@ class reads_recorded:
 
     def __exit__(self, *exc: object) -> None:
         _RECORDERS.remove(self._seen)
+        if not _RECORDERS:
+            self._copies = dict(_COPIES)
+            _COPIES.clear()
 
     def keys(self) -> set[str]:
         paths = _section_paths(self.config)
+        copies = getattr(self, "_copies", _COPIES)
+        for copy_id, (original, _) in copies.items():  # a copy's path is its original's
+            if id(original) in paths:
+                paths[copy_id] = paths[id(original)]
         return {paths[owner] + name for owner, name in self._seen if owner in paths}
 
 

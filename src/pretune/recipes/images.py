@@ -144,7 +144,8 @@ def run_images(cfg: Any, session: Session) -> dict[str, Any]:
     extra = []
     if adv.method != "none":
         extra.append(PixelAdversarialTraining(adv.method, adv.epsilon, adv.steps))
-    augment = ImageAugment(**cfg.image.augment.model_dump())
+    a = cfg.image.augment
+    augment = ImageAugment(a.shift, a.hflip, a.rotate, a.cutout, a.noise)
     train_data = ImageTrainBatches(
         splits["train"], cfg.train.batch_size, cfg.seed, augment if augment.enabled else None
     )
