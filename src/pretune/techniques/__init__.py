@@ -1,11 +1,13 @@
 """Techniques: named, composable changes to training (see `base.py` for the interface).
 
-Importing this package registers every technique in `TECHNIQUES`.
+Importing this package registers every technique in `TECHNIQUES` (through `builtin.py`).
 """
 
-from pretune.techniques import (
+from pretune.techniques.base import Technique
+from pretune.techniques.builtin import (
     adversarial,
     augment,
+    distill,
     ema,
     freeze,
     gradual_unfreeze,
@@ -17,8 +19,11 @@ from pretune.techniques import (
     rdrop,
     swa,
 )
-from pretune.techniques.base import Technique
-from pretune.techniques.registry import TECHNIQUES, build_techniques
+from pretune.techniques.registry import (
+    TECHNIQUES,
+    build_techniques,
+    check_technique_combination,
+)
 
 __all__ = [
     "TECHNIQUES",
@@ -26,6 +31,8 @@ __all__ = [
     "adversarial",
     "augment",
     "build_techniques",
+    "check_technique_combination",
+    "distill",
     "ema",
     "freeze",
     "gradual_unfreeze",
