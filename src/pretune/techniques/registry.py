@@ -31,7 +31,9 @@ def _load_all() -> None:
 def check_technique_params(name: str, params: Any) -> dict[str, Any]:
     """Validate one `techniques.<name>` entry against the technique's signature.
 
-    `true` or `{}` or null means "with its defaults".
+    `true` or `{}` or null means "with its defaults". Only unknown names are refused here: a
+    missing required parameter (distill's teacher) is named by `check_technique_combination`
+    or when the technique is built, after the task-kind check had its say.
     """
     _load_all()
     factory = TECHNIQUES.get(name)
@@ -44,7 +46,7 @@ def check_technique_params(name: str, params: Any) -> dict[str, Any]:
     signature = inspect.signature(factory)
     accepted = [p for p in signature.parameters if p != "self"]
     try:
-        signature.bind(**params)
+        signature.bind_partial(**params)
     except TypeError:
         unknown = [k for k in params if k not in accepted]
         raise ConfigError(
@@ -144,6 +146,7 @@ def build_techniques(spec: dict[str, Any]) -> list[Any]:
     """Objects for a config's `techniques` mapping, in its order."""
     _load_all()
     _check_pairs(list(spec))
+    _check_teachers(spec)
     built = []
     for name, params in spec.items():
         params = check_technique_params(name, params)
