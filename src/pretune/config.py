@@ -228,7 +228,7 @@ class TrainConfig(_Section):
 
     @model_validator(mode="after")
     def _check_loss(self) -> TrainConfig:
-        from pretune.train.losses import check_loss_params, loss_accepts_weight
+        from pretune.tasks.losses import check_loss_params, loss_accepts_weight
 
         check_loss_params(self.loss, self.loss_params)
         if self.class_weights != "none" and not loss_accepts_weight(self.loss):

@@ -1,6 +1,9 @@
-"""Evaluation: streaming metrics computed batch by batch."""
+"""Evaluation: the evaluator, analysis, calibration, robustness.
 
-from pretune.evaluate.metrics import (
+The streaming metrics it re-exports live in `pretune.metrics` (below tasks and evaluation).
+"""
+
+from pretune.metrics.classification import (
     IGNORE_INDEX,
     StreamingClassificationMetrics,
     accuracy,

@@ -30,8 +30,8 @@ from pretune.data.squad import (
     split_by_context,
 )
 from pretune.errors import CheckpointError, DataError
-from pretune.evaluate.squad import squad_scores
 from pretune.files import write_json_atomic
+from pretune.metrics.squad import squad_scores
 from pretune.models.load import load_tokenizer, resolve_model_path
 from pretune.process_state import leaves_process_as_found
 from pretune.recipes.qa_config import QaConfig

@@ -1,0 +1,24 @@
+"""Pure metric functions: classification (streaming confusion matrix), entity-level scores
+(`seqeval.py`) and SQuAD exact match / F1 (`squad.py`).
+
+They sit with data and models, below tasks and evaluation: tasks build their streaming metrics
+from here and data readers repair IOB2 tags with `seqeval.py`, without importing the evaluator.
+"""
+
+from pretune.metrics.classification import (
+    IGNORE_INDEX,
+    StreamingClassificationMetrics,
+    accuracy,
+    confusion_matrix_update,
+    per_class_scores,
+    precision_recall_f1,
+)
+
+__all__ = [
+    "IGNORE_INDEX",
+    "StreamingClassificationMetrics",
+    "accuracy",
+    "confusion_matrix_update",
+    "per_class_scores",
+    "precision_recall_f1",
+]
