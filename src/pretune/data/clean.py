@@ -110,20 +110,11 @@ def clean_dataset(
         raise DataError(
             f"{source_name} has no 'label' column; set data.label_column or use an unlabelled task"
         )
-    has_text = "text" in ds.column_names
     # `[:]` materialises a list: `ds[col]` is a lazy Column whose item access reads Arrow each time.
-    texts: list[Any] = ds["text"][:] if has_text else [None] * len(ds)
-    labels: list[Any] = ds["label"][:] if has_label else [None] * len(ds)
-
-    checks = _cleaning_checks(
-        texts if has_text else None,
-        labels if has_label else None,
-        drop_empty,
-        dedupe,
-        min_chars,
-        max_chars,
-    )
-    keep, steps = _apply_checks(checks, len(ds), texts if has_text else None)
+    texts: list[Any] | None = ds["text"][:] if "text" in ds.column_names else None
+    labels: list[Any] | None = ds["label"][:] if has_label else None
+    checks = _cleaning_checks(texts, labels, drop_empty, dedupe, min_chars, max_chars)
+    keep, steps = _apply_checks(checks, len(ds), texts)
 
     report = CleaningReport(rows_in=len(ds), rows_out=len(keep), steps=steps)
     if not keep:
