@@ -2,23 +2,6 @@
 (`seqeval.py`) and SQuAD exact match / F1 (`squad.py`).
 
 They sit with data and models, below tasks and evaluation: tasks build their streaming metrics
-from here and data readers repair IOB2 tags with `seqeval.py`, without importing the evaluator.
+from here and data readers repair IOB2 tags with `seqeval.py`, without importing the
+evaluator. Import the module you need (`pretune.metrics.classification`, `.seqeval`, `.squad`).
 """
-
-from pretune.metrics.classification import (
-    IGNORE_INDEX,
-    StreamingClassificationMetrics,
-    accuracy,
-    confusion_matrix_update,
-    per_class_scores,
-    precision_recall_f1,
-)
-
-__all__ = [
-    "IGNORE_INDEX",
-    "StreamingClassificationMetrics",
-    "accuracy",
-    "confusion_matrix_update",
-    "per_class_scores",
-    "precision_recall_f1",
-]
