@@ -11,7 +11,7 @@ from pretune.config import load_config
 from pretune.recipes.finetune import run_finetune
 
 TEACHER_SETTINGS = ("name=teacher", "model.max_length=32", "train.batch_size=8",
-                    "train.max_steps=6", "train.num_threads=1", "train.checkpoint_every=0",
+                    "train.max_steps=30", "train.num_threads=1", "train.checkpoint_every=0",
                     "train.lr=5e-3")  # fmt: skip
 
 
