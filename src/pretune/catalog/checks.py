@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pretune.techniques.registry import check_technique_params, check_techniques_fit_task
-from pretune.train.losses import check_loss_params, loss_accepts_weight
+from pretune.tasks.losses import check_loss_params, loss_accepts_weight
+from pretune.techniques.registry import check_technique_combination, check_technique_params
 from pretune.train.optim import check_optimizer_params, check_schedule_params
 
 __all__ = ["check_loss", "check_techniques", "check_training", "eval_metric_check"]
@@ -36,10 +36,11 @@ def check_loss(cfg: Any) -> None:
 
 
 def check_techniques(cfg: Any) -> None:
-    """Each technique's parameters, and that it applies to what this recipe trains."""
+    """Each technique's parameters, that it applies to what this recipe trains, and that the
+    techniques' declarations do not conflict (two replacing the saved weights, ...)."""
     checked = {name: check_technique_params(name, p) for name, p in cfg.techniques.items()}
     cfg.__dict__["techniques"] = checked  # normalised (true -> {}); no re-validation loop
-    check_techniques_fit_task(list(checked), cfg.task_kind)
+    check_technique_combination(checked, cfg.task_kind)
 
 
 def eval_metric_check(

@@ -21,8 +21,8 @@ import torch
 from pretune.config import load_config
 from pretune.data.sources import load_source
 from pretune.errors import CheckpointError, DataError
-from pretune.evaluate.metrics import StreamingClassificationMetrics
 from pretune.files import write_json_atomic
+from pretune.metrics.classification import StreamingClassificationMetrics
 from pretune.process_state import leaves_process_as_found
 
 __all__ = [

@@ -29,8 +29,8 @@ from pretune.errors import CheckpointError, ConfigError, DataError
 from pretune.evaluate.analysis import collect_probabilities, evaluation_sections
 from pretune.evaluate.calibration import apply_temperature
 from pretune.evaluate.human import export_review, human_agreement, read_review
-from pretune.evaluate.metrics import StreamingClassificationMetrics
 from pretune.files import write_json_atomic
+from pretune.metrics.classification import StreamingClassificationMetrics
 from pretune.process_state import leaves_process_as_found
 
 __all__ = ["EvalOptions", "evaluate_run", "match_labels"]

@@ -5,7 +5,7 @@
 
 Evaluation is per word: the prediction for a word is its first sub-token's, a word cut off by
 `model.max_length` counts as predicted `O`, and entities are scored as seqeval does
-(`evaluate/seqeval.py`). `predict_entities` returns character spans on the original text.
+(`metrics/seqeval.py`). `predict_entities` returns character spans on the original text.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pretune.data.conll import (
 )
 from pretune.data.encode import TrainBatches
 from pretune.errors import DataError
-from pretune.evaluate.seqeval import Chunking, entity_scores
+from pretune.metrics.seqeval import Chunking, entity_scores
 from pretune.models.load import load_tokenizer, resolve_model_path
 from pretune.models.settings import load_head_model
 from pretune.recipes._runner import recipe

@@ -28,7 +28,7 @@ from pretune.data.squad import (
     split_by_context,
 )
 from pretune.errors import CheckpointError, DataError
-from pretune.evaluate.squad import squad_scores
+from pretune.metrics.squad import squad_scores
 from pretune.models.load import load_tokenizer, resolve_model_path
 from pretune.models.settings import load_head_model
 from pretune.recipes._runner import recipe

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from pretune.config import load_config
 from pretune.errors import ConfigError
 from pretune.tasks.classify import ClassifyTask
-from pretune.train.losses import LOSSES, build_loss, loss_accepts_weight
+from pretune.tasks.losses import LOSSES, build_loss, loss_accepts_weight
 
 
 @pytest.fixture
