@@ -76,7 +76,7 @@ def test_student_learns_from_the_teacher_alone(tiny_csv, teacher, tmp_path):
     assert d["speed"]["student_examples_per_s"] > 0 and d["speed"]["speedup"] > 0
     assert d["test"]["teacher_accuracy"] > 0.6
     assert "Student vs teacher" in (run / "report.html").read_text()
-    assert load_config(run / "config.yaml").distill.alpha == 1.0  # type: ignore[attr-defined]
+    assert load_recipe_config("distill", run / "config.yaml").distill.alpha == 1.0
 
 
 def _fresh_student_agreement(cfg, teacher: Path, texts: list[str], tmp: Path) -> float:

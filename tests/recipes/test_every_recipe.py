@@ -163,7 +163,6 @@ def test_early_stopping_stops_when_validation_stops_improving(
     values, steps = [r[metric] for r in evaluations], [r["step"] for r in evaluations]
     expected = _expected_stop(values, steps, metric in LOWER_IS_BETTER, patience=1)
     assert summary["steps"] == expected, (steps, values)
-    assert expected < 8 or all(b > a for a, b in zip(values, values[1:], strict=False))
 
 
 # Keys read only on a branch that no tiny setup takes, with the branch.

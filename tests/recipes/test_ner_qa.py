@@ -117,7 +117,7 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(
     from pretune.catalog import load_recipe_config
 
     module = importlib.import_module(f"pretune.recipes.{recipe}")
-    monkeypatch.setattr(module, "try_write_report", lambda *a, **k: None)
+    monkeypatch.setattr("pretune.recipes._runner.try_write_report", lambda *a, **k: None)
     run = getattr(module, f"run_{recipe}")
     data = (toy_conll(tmp_path / "toy.conll", 60, seed=0) if recipe == "ner"
             else toy_squad(tmp_path / "toy.json", 60, seed=0))  # fmt: skip

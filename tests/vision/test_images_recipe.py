@@ -25,7 +25,7 @@ def config(tmp_path: Path, *overrides: str) -> Any:
 @pytest.fixture
 def no_report(monkeypatch):
     # The report (matplotlib, several seconds) is checked once, in the CNN test.
-    monkeypatch.setattr("pretune.recipes.images.try_write_report", lambda *a, **k: None)
+    monkeypatch.setattr("pretune.recipes._runner.try_write_report", lambda *a, **k: None)
 
 
 def train_losses(run: Path) -> list[float]:

@@ -73,3 +73,11 @@ def data_section(name: str, drop: tuple[str, ...], **defaults: object) -> type:
 def model_section(name: str, drop: tuple[str, ...], **defaults: object) -> type:
     """ModelConfig without `drop` (and with other defaults)."""
     return narrow(ModelConfig, name, drop=drop, defaults=defaults or None)
+
+
+# Said when a recipe that trains no classifier is given a classification key.
+NO_CLASSIFICATION_LOSS = {
+    f"train.{key}": "this recipe trains no text classifier, so it has no classification loss "
+    "or class weights (`pretune config show {recipe}` lists its keys)"
+    for key in CLASSIFICATION_ONLY_TRAIN
+}

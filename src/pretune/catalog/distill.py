@@ -87,6 +87,10 @@ DistillConfig = compose(
     "Distil a fine-tuned classifier into a smaller student (`pretune config show distill`).",
     task_kind="classify",
     validators=[*TRAINING_CHECKS, check_loss, eval_metric_check(CLASSIFY_METRICS), _check_distill],
+    hints={
+        "model.init_from": "give the student as distill.student (e.g. student=teacher:layers=3 "
+        "or a checkpoint folder)"
+    },
     data=DataConfig,
     model=DistillModelConfig,
     train=TrainConfig,

@@ -10,6 +10,7 @@ from pydantic import Field
 from pretune.catalog.checks import eval_metric_check
 from pretune.catalog.common import (
     LABEL_FREE_DATA,
+    NO_CLASSIFICATION_LOSS,
     TRAINING_CHECKS,
     TrainWithoutClassLoss,
     data_section,
@@ -79,6 +80,7 @@ NerConfig = compose(
     data=NerDataConfig,
     model=NerModelConfig,
     train=TrainWithoutClassLoss,
+    hints=NO_CLASSIFICATION_LOSS,
     eval=NerEvalConfig,
     techniques=TECHNIQUES_FIELD,
     ner=NerSection,

@@ -14,6 +14,7 @@ from pretune.catalog.checks import eval_metric_check
 from pretune.catalog.common import (
     ENCODER_DROPOUTS,
     LM_METRICS,
+    NO_CLASSIFICATION_LOSS,
     TRAINING_CHECKS,
     LMEvalConfig,
     TrainWithoutClassLoss,
@@ -114,6 +115,7 @@ PretrainConfig = compose(
     data=PretrainDataConfig,
     model=PretrainModelConfig,
     train=TrainWithoutClassLoss,
+    hints=NO_CLASSIFICATION_LOSS,
     eval=LMEvalConfig,
     techniques=TECHNIQUES_FIELD,
     pretrain=PretrainSection,

@@ -10,6 +10,7 @@ from pydantic import Field
 from pretune.catalog.checks import eval_metric_check
 from pretune.catalog.common import (
     LABEL_FREE_DATA,
+    NO_CLASSIFICATION_LOSS,
     TRAINING_CHECKS,
     TrainWithoutClassLoss,
     data_section,
@@ -88,6 +89,7 @@ QaConfig = compose(
     data=QaDataConfig,
     model=QaModelConfig,
     train=TrainWithoutClassLoss,
+    hints=NO_CLASSIFICATION_LOSS,
     eval=QaEvalConfig,
     techniques=TECHNIQUES_FIELD,
     qa=QaSection,

@@ -13,6 +13,7 @@ from pretune.catalog.checks import check_techniques, check_training, eval_metric
 from pretune.catalog.common import (
     ENCODER_DROPOUTS,
     LABEL_FREE_DATA,
+    NO_CLASSIFICATION_LOSS,
     TrainWithoutClassLoss,
     data_section,
 )
@@ -150,6 +151,7 @@ RLConfig = compose(
     data=RLDataConfig,
     model=RLModelConfig,
     train=RLTrainConfig,
+    hints=NO_CLASSIFICATION_LOSS,
     eval=RLEvalConfig,
     techniques=TECHNIQUES_FIELD,
     rl=RLSection,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from pretune.catalog.fewshot import TransferSettings
-from pretune.config import DataConfig, EvalConfig, ModelConfig, compose
+from pretune.config import DataConfig, EvalConfig, ModelConfig, TrainConfig, compose, narrow
 
 __all__ = ["ZeroshotConfig", "ZeroshotSettings"]
 
@@ -83,6 +83,14 @@ class ZeroshotSettings(TransferSettings):
         return value
 
 
+# Zero-shot trains nothing through the loop: of `train:` it reads only the process settings.
+ZeroshotTrainConfig = narrow(
+    TrainConfig,
+    "ZeroshotTrainConfig",
+    drop=[k for k in TrainConfig.model_fields if k not in ("num_threads", "deterministic")],
+)
+
+
 ZeroshotConfig = compose(
     "zeroshot",
     "Zero-shot classification from label names (embeddings or MLM cloze).",
@@ -90,5 +98,6 @@ ZeroshotConfig = compose(
     top_level=ZeroshotSettings,
     data=DataConfig,
     model=ModelConfig,
+    train=ZeroshotTrainConfig,
     eval=EvalConfig,
 )

@@ -31,6 +31,8 @@ class RunBase(Section):
     # function of the config for recipes with several objectives).
     RECIPE: ClassVar[str] = ""
     TASK_KIND: ClassVar[Any] = ""
+    # Keys this recipe does not take, with what to do instead (said instead of "unknown key").
+    KEY_HINTS: ClassVar[dict[str, str]] = {}
 
     name: str | None = Field(None, description="Run folder name (null: recipe-date-time).")
     output_dir: str = Field("runs", description="Folder that holds run folders.")
@@ -73,6 +75,7 @@ def compose(
     task_kind: str | Callable[[Any], str],
     validators: Sequence[Validator] = (),
     top_level: type[Section] | None = None,
+    hints: dict[str, str] | None = None,
     **parts: Any,
 ) -> type[RunBase]:
     """A run config class with the run fields and `parts` (a Section class, whose defaults are
@@ -81,6 +84,7 @@ def compose(
     `top_level`: a Section whose fields (and validators) sit at the top of the config, not
     under a key (`pretune fewshot shots=8`). `validators` are functions of the whole config,
     run after every section is valid; they raise ValueError with a message naming the keys.
+    `hints`: dotted keys the recipe does not take -> what to do instead.
     """
     fields = {"recipe": _recipe_field(recipe)}
     checks = {}
@@ -103,6 +107,7 @@ def compose(
     )
     schema.RECIPE = recipe
     schema.TASK_KIND = task_kind
+    schema.KEY_HINTS = dict(hints or {})
     return schema
 
 

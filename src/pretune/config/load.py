@@ -147,9 +147,11 @@ def apply_overrides(
 ) -> dict[str, Any]:
     """A copy of `data` with each `a.b=value` override set (keys checked against `schema`)."""
     merged = _deep_copy(data)
+    schema = schema or RunConfig
     for item in overrides:
         path, value = parse_override(item)
-        _section_fields(schema or RunConfig, path)
+        _refuse_hinted_key(schema, ".".join(path))
+        _section_fields(schema, path)
         node = merged
         for key in path[:-1]:
             node = node.setdefault(key, {})
@@ -157,6 +159,15 @@ def apply_overrides(
                 raise ConfigError(f"config key '{key}' is a value, not a section")
         node[path[-1]] = value
     return merged
+
+
+def _refuse_hinted_key(schema: type[BaseModel], key: str) -> None:
+    hint = getattr(schema, "KEY_HINTS", {}).get(key)
+    if hint:
+        recipe = getattr(schema, "RECIPE", "")
+        raise ConfigError(
+            f"{key} is not a setting of `pretune {recipe}`: {hint.format(recipe=recipe)}"
+        )
 
 
 def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:
@@ -168,7 +179,13 @@ def _format_validation_error(error: ValidationError, origin: str, schema: type[B
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
+        hint = getattr(schema, "KEY_HINTS", {}).get(key)
+        if item["type"] == "extra_forbidden" and hint:
+            recipe = getattr(schema, "RECIPE", "")
+            lines.append(
+                f"{key} is not a setting of `pretune {recipe}`: {hint.format(recipe=recipe)}"
+            )
+        elif item["type"] == "extra_forbidden":
             lines.append(f"unknown config key '{key}'{_suggest_for_extra(item['loc'], schema)}")
         elif key:
             got = item.get("input")
