@@ -206,7 +206,7 @@ class Progress:
         # The line shows the metric that picks the best weights, and the loss; the full set of
         # metrics goes to metrics.jsonl.
         self.shown = tuple(dict.fromkeys((headline, "loss")))
-        self.stream = stream or sys.stdout
+        self.stream = stream or sys.stderr  # progress, like every message; stdout is for results
         self.live = self.stream.isatty() if live is None else live
         self.log_every = log_every
         self._progress: Any = None
