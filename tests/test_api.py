@@ -67,3 +67,10 @@ def test_importing_pretune_changes_no_other_library_settings() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_docs_recipe_list_is_the_catalog() -> None:
+    from pretune.catalog import recipes_table
+
+    listed = (DOCS.parent / "recipes.md").read_text()
+    assert recipes_table() in listed

@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 
 from pretune.catalog import load_recipe_config
 from pretune.catalog import recipe as catalog_entry
+from pretune.cli.launch import free_port
 from recipe_setups import SETUPS, TinyFiles
 
 pytestmark = pytest.mark.slow
@@ -64,13 +65,14 @@ def launched(tmp_path_factory, tiny_csv, tiny_bert, tiny_lm, tiny_teacher) -> di
         "torch.distributed.run",
         "--nproc_per_node=2",
         "--master_addr=127.0.0.1",
-        "--master_port=0",
+        f"--master_port={free_port()}",
         str(script),
         str(two / "spec.json"),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
+    with (two / "log.txt").open("w") as log:  # a file, not a pipe: readable while it runs
+        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=900)
+    assert done.returncode == 0, (two / "log.txt").read_text()[-3000:]
     outcomes = json.loads((two / "outcomes-0.json").read_text())
     return {"files": files, "two": two, "outcomes": outcomes}
 

@@ -36,7 +36,7 @@ from pretune.catalog.zeroshot import ZeroshotConfig
 from pretune.config import load_config
 from pretune.errors import ConfigError
 
-__all__ = ["CONFIG_DIR", "RECIPES", "Recipe", "load_recipe_config", "recipe"]
+__all__ = ["CONFIG_DIR", "RECIPES", "Recipe", "load_recipe_config", "recipe", "recipes_table"]
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -165,3 +165,16 @@ def load_recipe_config(
     entry = recipe(name)
     overrides = entry.expand_shortcuts(list(overrides or []))
     return load_config(path, overrides, defaults=entry.defaults(), schema=entry.schema)
+
+
+def recipes_table() -> str:
+    """The recipes as a Markdown table (docs/recipes.md is this table; a test keeps it so)."""
+    rows = [
+        "| recipe | what it does | config | resumable, several processes |",
+        "|---|---|---|---|",
+    ]
+    for entry in RECIPES.values():
+        defaults = f"`configs/recipes/{entry.name}.yaml`"
+        trains = "yes" if entry.trains else "no"
+        rows.append(f"| `pretune {entry.name}` | {entry.help} | {defaults} | {trains} |")
+    return "\n".join(rows) + "\n"

@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from pretune.data.balance import label_counts
 from pretune.data.encode import EncodedSplit
+from pretune.data.text_classification import PreparedData, column
 from pretune.evaluate.calibration import calibration_section, reliability_diagram
 from pretune.evaluate.efficiency import efficiency_section
 from pretune.evaluate.errors import error_section
-from pretune.evaluate.evaluator import predict_probabilities
+from pretune.evaluate.evaluator import evaluate_split, predict_probabilities
 from pretune.evaluate.scores import (
     ProbabilityCollector,
     average_precision,
@@ -31,6 +33,7 @@ from pretune.evaluate.scores import (
 
 __all__ = [
     "analyse_test_split",
+    "classifier_summary",
     "collect_probabilities",
     "curves_section",
     "downsample",
@@ -161,3 +164,41 @@ def analyse_test_split(
         out["efficiency"]["train_examples_per_s"] = timing["train_examples_per_s"]
     out["efficiency"]["analysis_seconds"] = round(time.perf_counter() - started, 2)
     return out
+
+
+def classifier_summary(
+    cfg: Any, trained: Any, data: PreparedData, encoded: dict[str, EncodedSplit]
+) -> dict[str, Any]:
+    """Test metrics, data sizes and the analysis sections (curves, calibration, errors,
+    efficiency) of a trained text classifier (`trained`: the session's `Trained`)."""
+    test: dict[str, Any] = {}
+    batch, device = cfg.eval.batch_size, trained.device
+    if len(encoded["test"]) > 0:
+        test = evaluate_split(trained.task, encoded["test"], batch, device, data.label_names)
+    summary: dict[str, Any] = {
+        "task": "classify",
+        "labels": data.label_names,
+        "test": test,
+        "data": {
+            "sizes": {key: len(split) for key, split in encoded.items()},
+            "train_label_counts": label_counts(column(data.splits["train"], "label")),
+            "truncated_fraction": {
+                key: round(split.truncated / max(1, len(split)), 4)
+                for key, split in encoded.items()
+            },
+            "cleaning": data.cleaning,
+        },
+        "timing": {
+            "train_seconds": round(trained.train_seconds, 2),
+            "train_examples_per_s": round(
+                trained.state.examples_seen / max(trained.train_seconds, 1e-9), 2
+            ),
+        },
+    }
+    summary.update(
+        analyse_test_split(
+            trained.model, data.splits, encoded, data.label_names, summary, device, batch,
+            trained.state,
+        )
+    )  # fmt: skip
+    return summary

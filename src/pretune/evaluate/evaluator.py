@@ -3,7 +3,7 @@ all logits (memory stays flat as the evaluation set grows)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -11,7 +11,7 @@ import torch
 from pretune.data.batching import inference_batches
 from pretune.data.encode import EncodedSplit
 
-__all__ = ["evaluate_split", "predict_probabilities"]
+__all__ = ["evaluate_split", "predict_probabilities", "split_evaluator"]
 
 
 def _batches(
@@ -74,3 +74,16 @@ def predict_probabilities(
 
     for indices, _, logits in _batches(forward, split, batch_size, device):
         yield indices, torch.softmax(logits, dim=-1).cpu()
+
+
+def split_evaluator(
+    split: EncodedSplit, batch_size: int, label_names: Sequence[str]
+) -> Callable[[Any, torch.device], dict[str, Any]] | None:
+    """`(task, device) -> metrics` on `split` (the session's evaluator); None when it is empty."""
+    if len(split) == 0:
+        return None
+
+    def evaluate(task: Any, device: torch.device) -> dict[str, Any]:
+        return evaluate_split(task, split, batch_size, device, list(label_names))
+
+    return evaluate

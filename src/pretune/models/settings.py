@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,9 @@ import torch
 
 from pretune.errors import ConfigError
 from pretune.models.init import init_model
-from pretune.models.load import _quiet_transformers, dropout_overrides
+from pretune.models.load import _quiet_transformers, dropout_overrides, load_classifier
 
-__all__ = ["apply_model_settings", "load_head_model"]
+__all__ = ["apply_model_settings", "build_classifier", "load_head_model"]
 
 
 def apply_model_settings(model: torch.nn.Module, settings: Any) -> torch.nn.Module:
@@ -55,4 +56,18 @@ def load_head_model(auto_class: Any, path: Path, m: Any, labels: list[str] | Non
         model = auto_class.from_pretrained(str(path), **overrides, ignore_mismatched_sizes=not same)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"cannot build a {auto_class.__name__} from {path}: {exc}") from None
+    return apply_model_settings(model, m)
+
+
+def build_classifier(m: Any, model_path: Path, label_names: Sequence[str]) -> Any:
+    """The sequence classifier of `model_path` with a new head for `label_names`, with the
+    `model:` section's dropouts, head init, embedding freezing and gradient checkpointing."""
+    model = load_classifier(
+        model_path,
+        list(label_names),
+        max_length=m.max_length,
+        classifier_dropout=m.classifier_dropout,
+        hidden_dropout=m.hidden_dropout,
+        attention_dropout=m.attention_dropout,
+    )
     return apply_model_settings(model, m)

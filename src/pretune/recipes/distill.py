@@ -26,21 +26,20 @@ from typing import Any
 
 import torch
 import yaml
+from safetensors.torch import save_model as save_safetensors
 
 from pretune.data.batching import inference_batches
 from pretune.data.encode import EncodedSplit, TrainBatches
 from pretune.data.text_classification import encode_splits, prepare_data, report_data
 from pretune.errors import ConfigError, DataError
+from pretune.evaluate.analysis import classifier_summary
 from pretune.evaluate.efficiency import count_parameters
+from pretune.evaluate.evaluator import split_evaluator
 from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_model_path
 from pretune.models.presets import PRESETS, lm_config
+from pretune.models.settings import build_classifier
 from pretune.recipes._runner import recipe
-from pretune.recipes.finetune import (
-    build_classifier,
-    classifier_summary,
-    classify_task_factory,
-    validation_evaluator,
-)
+from pretune.tasks.classify import classify_task_factory
 from pretune.techniques.distill import CachedTeacherBatches, Distill, encoder_layers
 from pretune.train.session import Session
 
@@ -192,7 +191,10 @@ def build_student(
         _quiet_transformers()
         model = AutoModelForSequenceClassification.from_pretrained(str(path))
         _cut_layers(model, pick_layers(model.config.num_hidden_layers, layers, spec))
-    model.save_pretrained(str(workdir), safe_serialization=True)
+    # Every process builds its own student folder: transformers' save_pretrained writes only on
+    # rank 0 once a process group exists, so the weights and config are written directly.
+    model.config.save_pretrained(str(workdir))
+    save_safetensors(model, str(workdir / "model.safetensors"))
     tokenizer.save_pretrained(str(workdir))
     return workdir
 
@@ -324,7 +326,7 @@ def _student(cfg: Any, teacher_dir: Path, tokenizer: Any, labels: list[str]) -> 
         student_path = build_student(
             cfg.distill.student, teacher_dir, tokenizer, cfg.model.max_length, Path(workdir)
         )
-        student = build_classifier(cfg, student_path, labels)
+        student = build_classifier(cfg.model, student_path, labels)
     # The student is built in a folder deleted now; it shares the teacher's tokenizer, which
     # techniques that re-tokenise text (augment) find through the model's origin.
     student.name_or_path = student.config._name_or_path = str(teacher_dir)
@@ -354,9 +356,9 @@ def run_distill(cfg: Any, session: Session) -> dict[str, Any]:
     # Distillation wraps last: it strips `teacher_logits` before any other wrapper sees them.
     trained = session.train(
         model,
-        classify_task_factory(cfg, data.label_names, encoded["train"].labels or []),
+        classify_task_factory(cfg.train, data.label_names, encoded["train"].labels or []),
         train_data,
-        evaluate=validation_evaluator(encoded["validation"], cfg.eval.batch_size, data.label_names),
+        evaluate=split_evaluator(encoded["validation"], cfg.eval.batch_size, data.label_names),
         techniques=[distill],
     )
     if not trained.main_process:

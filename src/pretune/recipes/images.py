@@ -93,7 +93,8 @@ def evaluate_mim(task: MIMTask, split: ImageSplit, batch_size: int, device: Any)
     was_training = model.training
     model.eval()
     metrics = task.new_metrics()
-    patches = (split.pixels.shape[-1] // model.config.patch_size) ** 2
+    config = getattr(model, "module", model).config  # the DDP-wrapped model has none
+    patches = (split.pixels.shape[-1] // config.patch_size) ** 2
     generator = torch.Generator().manual_seed(_EVAL_SEED)
     for indices in inference_batches(split.lengths, batch_size):
         batch = {k: v.to(device) for k, v in split.load(indices).items()}

@@ -21,8 +21,9 @@ from pretune.data.text_classification import encode_splits, prepare_data
 from pretune.errors import ConfigError
 from pretune.files import write_json_atomic
 from pretune.models.load import load_tokenizer, resolve_model_path
+from pretune.models.settings import build_classifier
 from pretune.process_state import leaves_process_as_found
-from pretune.recipes.finetune import build_classifier, classify_task_factory
+from pretune.tasks.classify import classify_task_factory
 from pretune.train.batch_size import find_batch_size as fit_batch_size
 from pretune.train.batch_size import training_probe
 from pretune.train.callbacks import Progress
@@ -172,9 +173,9 @@ def run_lr_find(
 
 def _model_and_task(cfg: Any, model_path: Path, data: Any, encoded: dict) -> tuple:
     """The model, techniques and task `pretune finetune` would train with this config."""
-    model = build_classifier(cfg, model_path, data.label_names)
+    model = build_classifier(cfg.model, model_path, data.label_names)
     techniques, model = prepare_techniques(cfg, model)
-    task = classify_task_factory(cfg, data.label_names, encoded["train"].labels or [])(model)
+    task = classify_task_factory(cfg.train, data.label_names, encoded["train"].labels or [])(model)
     for technique in techniques:
         task = technique.wrap_task(task)
     return model, techniques, task

@@ -29,7 +29,7 @@ from pretune.models.init import init_model
 from pretune.models.load import load_classifier, load_tokenizer, resolve_model_path
 from pretune.models.presets import load_lm
 from pretune.recipes._runner import recipe
-from pretune.recipes.finetune import classify_task_factory
+from pretune.tasks.classify import classify_task_factory
 from pretune.tasks.mlm import MLMTask
 from pretune.tasks.multitask import MultiTask, attached, share_encoder
 from pretune.train.session import Session
@@ -84,7 +84,7 @@ def multitask_factory(cfg: Any, tasks: Sequence[TaskData]) -> Any:
                 subtasks.append(MLMTask(head))
             else:
                 labels = data.encoded["train"].labels or []
-                subtasks.append(classify_task_factory(cfg, data.label_names, labels)(head))
+                subtasks.append(classify_task_factory(cfg.train, data.label_names, labels)(head))
         names = [t.spec.name for t in tasks]
         return MultiTask(model, names, subtasks, [t.spec.weight for t in tasks])
 

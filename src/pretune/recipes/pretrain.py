@@ -38,6 +38,7 @@ from pretune.recipes._runner import recipe
 from pretune.tasks.clm import CLMTask
 from pretune.tasks.mlm import MLMTask
 from pretune.tokenization.train import measure_tokenizer, train_tokenizer
+from pretune.train.distributed import main_process_first
 from pretune.train.session import Session
 
 __all__ = ["build_lm_split", "load_texts", "run_pretrain"]
@@ -220,7 +221,8 @@ def run_pretrain(cfg: Any, session: Session) -> dict[str, Any]:
     if cfg.model.init_from:
         resolve_model_path(cfg.model.init_from)  # fail fast, before data work
     texts = load_texts(cfg)
-    tokenizer, tokenizer_report = _tokenizer(cfg, session.run_dir, texts["train"], session.log)
+    with main_process_first():  # one tokenizer, trained once, for every process
+        tokenizer, tokenizer_report = _tokenizer(cfg, session.run_dir, texts["train"], session.log)
     m = cfg.model
     splits = {
         key: build_lm_split(tokenizer, t, cfg.objective, m.max_length, cfg.pretrain.packing)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from pretune.data.balance import class_weights
 from pretune.metrics.classification import StreamingClassificationMetrics
 from pretune.tasks.losses import build_loss
 
-__all__ = ["ClassifyTask"]
+__all__ = ["ClassifyTask", "classify_task_factory"]
 
 
 @dataclass
@@ -43,3 +45,22 @@ class ClassifyTask:
 
     def new_metrics(self) -> StreamingClassificationMetrics:
         return StreamingClassificationMetrics(len(self.label_names))
+
+
+def classify_task_factory(
+    train: Any, label_names: Sequence[str], train_labels: Sequence[int]
+) -> Callable[[Any], ClassifyTask]:
+    """model -> the ClassifyTask that trains it, with the `train:` section's loss and class
+    weights (balanced: inverse frequency of `train_labels`)."""
+    t = train
+    weights = None
+    if t.class_weights == "balanced":
+        counts = class_weights(list(train_labels), len(label_names))
+        weights = torch.tensor(counts, dtype=torch.float)
+
+    def make_task(model: Any) -> ClassifyTask:
+        return ClassifyTask(
+            model, list(label_names), weights, loss=t.loss, loss_params=t.loss_params
+        )
+
+    return make_task

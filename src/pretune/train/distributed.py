@@ -8,10 +8,11 @@ work the same for every recipe.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -24,7 +25,26 @@ from pretune.train.sharded import (
     optimizer_state_by_name,
 )
 
-__all__ = ["fsdp_units", "make_accelerator", "prepare_model", "unwrap_for_export"]
+__all__ = [
+    "fsdp_units",
+    "main_process_first",
+    "make_accelerator",
+    "prepare_model",
+    "unwrap_for_export",
+]
+
+
+@contextlib.contextmanager
+def main_process_first() -> Iterator[None]:
+    """Run the body on the main process first, then on the others: what the main process
+    writes (a tokenizer trained on the data) the others then read, instead of making their own."""
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        yield
+        return
+    from accelerate import PartialState
+
+    with PartialState().main_process_first():
+        yield
 
 
 def make_accelerator(cfg: Any) -> Any:
