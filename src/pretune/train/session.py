@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from pretune.config import save_config
+from pretune.errors import ConfigError
 from pretune.train.checkpoint import load_model_state
 from pretune.train.distributed import make_accelerator, prepare_model, unwrap_for_export
 from pretune.train.loop import TrainData, fit
@@ -68,6 +69,18 @@ class Trained:
     train_seconds: float
     main_process: bool = True
     techniques: list[Any] = field(default_factory=list)
+
+
+def _check_batches_feed(data: TrainData, processes: int) -> None:
+    """Every process needs rows of every batch: refuse, before training, a batch size that
+    leaves a batch (the last of an epoch) smaller than the number of processes."""
+    smallest = min((len(b) for b in data.epoch_batches(0)), default=0)
+    if 0 < smallest < processes:
+        raise ConfigError(
+            f"an epoch ends with a batch of {smallest} row(s), fewer than the {processes} "
+            "processes: change train.batch_size so that the last batch has at least that many "
+            "rows, or use fewer processes"
+        )
 
 
 class Session:
@@ -158,6 +171,7 @@ class Session:
         )
         bind_task_model(task, state.model)  # DDP-wrapped (or FSDP-sharded) with several processes
         if hasattr(data, "world_size"):  # each process takes its share of every batch
+            _check_batches_feed(data, accelerator.num_processes)
             data.rank, data.world_size = accelerator.process_index, accelerator.num_processes
         started = time.perf_counter()
 
