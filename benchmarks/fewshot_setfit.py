@@ -82,9 +82,9 @@ def main() -> int:
     args = parser.parse_args()
 
     from pretune.config import load_config
-    from pretune.recipes.fewshot import draw_seed, frozen_embeddings
     from pretune.recipes.fewshot_config import FEWSHOT_DEFAULTS, FewshotConfig
     from pretune.transfer.data import load_corpus
+    from pretune.transfer.draws import draw_seed, frozen_embeddings
     from pretune.transfer.embed import Encoder, embed_texts, load_encoder
     from pretune.transfer.fewshot import (
         draw_shots,

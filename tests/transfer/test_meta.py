@@ -52,9 +52,9 @@ def test_episode_batches_are_a_function_of_seed_and_epoch() -> None:
 @pytest.mark.parametrize("method", ["protonet", "fomaml", "reptile"])
 def test_meta_training_runs_through_the_loop(method: str, tmp_path: Path) -> None:
     from pretune.config import load_config
-    from pretune.recipes.metalearn import meta_train
     from pretune.recipes.metalearn_config import METALEARN_DEFAULTS, MetalearnConfig
     from pretune.transfer.meta import adapt_and_predict
+    from pretune.transfer.metalearn import meta_train
 
     table, labels = _clusters(dim=16)
     cfg = load_config(

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pretune.deploy.export_onnx import export_run
-    from pretune.deploy.runs import parse_options
+    from pretune.deploy.options import parse_options
 
     options = parse_options(args.options, OPTIONS)
     fmt = options.pop("format", "onnx")

@@ -35,9 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pretune.deploy.options import parse_options
     from pretune.deploy.prune_run import prune_run, prune_sweep
-    from pretune.deploy.runs import parse_options
     from pretune.errors import ConfigError
+    from pretune.recipes.finetune import run_finetune
 
     options = parse_options(args.options, OPTIONS)
     method = options.pop("method", "magnitude")
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
                               "finetune_steps=, or drop curve=")  # fmt: skip
         report = prune_sweep(args.run, method, options.pop("curve"), output, **options)
     else:
-        report = prune_run(args.run, method, options.pop("amount", 0.3), output, **options)
+        amount = options.pop("amount", 0.3)
+        report = prune_run(args.run, method, amount, output, train_fn=run_finetune, **options)
     print(json.dumps(report, indent=2))
     return 0

@@ -27,8 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pretune.deploy.options import parse_options
     from pretune.deploy.quantize import quantize_run
-    from pretune.deploy.runs import parse_options
 
     options = parse_options(args.options, OPTIONS)
     report = quantize_run(args.run, options.pop("output", None), **options)

@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pretune.cli.common import log_line
-    from pretune.deploy.runs import parse_options
+    from pretune.deploy.options import parse_options
     from pretune.deploy.serve import Limits, serve
     from pretune.errors import ConfigError
 

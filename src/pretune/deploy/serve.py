@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from pretune.runs import Predictor
+
 __all__ = ["Batcher", "Limits", "ServiceMetrics", "create_app", "load_predictor", "serve"]
 
 
@@ -60,8 +62,6 @@ Predict = Callable[[list[str]], np.ndarray]  # texts -> probabilities (N, K)
 
 def load_predictor(run: Path, max_batch: int = 32) -> tuple[Predict, list[str]]:
     """(texts -> probabilities, label names) for a run or model folder (int8 ones included)."""
-    from pretune.recipes.predict import Predictor
-
     predictor = Predictor.load(run)
 
     def predict(texts: list[str]) -> np.ndarray:
@@ -243,7 +243,7 @@ def create_app(predict: Predict, label_names: list[str], limits: Limits = Limits
 
 def serve(run: Path, host: str = "127.0.0.1", port: int = 8000, limits: Limits = Limits()) -> None:
     """Load `run` and serve it with uvicorn until interrupted."""
-    from pretune.deploy.runs import require
+    from pretune.deploy.options import require
 
     for module in ("fastapi", "uvicorn"):
         require(module, "pretune serve")

@@ -35,9 +35,9 @@ from pretune.recipes.sft import load_causal_lm
 from pretune.report import try_write_report
 from pretune.report.run_data import read_records
 from pretune.rl.log import RLLog, append_record
+from pretune.rl.policy_gradient import PolicyGradientTask
 from pretune.rl.rewards import build_reward
 from pretune.rl.sampling import disable_dropout, left_pad
-from pretune.tasks.policy_gradient import PolicyGradientTask
 from pretune.tasks.sft import render_chat
 from pretune.train.loop import fit
 from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume

@@ -18,12 +18,13 @@ import numpy as np
 from pretune.config import save_config
 from pretune.errors import ConfigError, DataError
 from pretune.process_state import leaves_process_as_found
-from pretune.recipes.fewshot import frozen_embeddings
 from pretune.recipes.zeroshot_config import ZeroshotConfig
+from pretune.report.transfer_page import write_outputs
 from pretune.train.run_folder import create_run_dir
 from pretune.transfer.data import Corpus, load_corpus
+from pretune.transfer.draws import frozen_embeddings
 from pretune.transfer.embed import load_encoder
-from pretune.transfer.results import scores, write_outputs
+from pretune.transfer.results import scores
 from pretune.transfer.zeroshot import (
     cloze_scores,
     has_trained_mlm_head,
