@@ -1,4 +1,4 @@
-"""compare_speed (deploy/runs.py): interleaved timing of several models on one split."""
+"""compare_speed (deploy/measure.py): interleaved timing of several models on one split."""
 
 from __future__ import annotations
 

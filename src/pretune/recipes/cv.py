@@ -156,7 +156,7 @@ def run_cv(
 def ensemble_predict(cv_dir: Path, texts: list[str], batch_size: int = 64):
     """(label names, mean probabilities (N, K)) of the kept fold models of a cv run.
 
-    The same averaging as `pretune ensemble` (`recipes/ensemble.py`), which also scores the
+    The same averaging as `pretune ensemble` (`deploy/ensemble.py`), which also scores the
     fold models together: `pretune ensemble runs/<name>/fold-* data=<labelled file>`.
     """
     from pretune.runs import average_probabilities, predict_texts

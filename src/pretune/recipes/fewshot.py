@@ -20,20 +20,18 @@ from typing import Any
 
 import numpy as np
 
-from pretune.config import save_config
 from pretune.errors import ConfigError
 from pretune.process_state import leaves_process_as_found
 from pretune.recipes.fewshot_config import FewshotConfig, TransferConfig
 from pretune.recipes.metalearn_config import MetalearnConfig
 from pretune.report.transfer_page import write_outputs
-from pretune.train.run_folder import create_run_dir
-from pretune.transfer.data import Corpus, load_corpus
+from pretune.transfer.data import Corpus, load_seeded_corpus
 from pretune.transfer.draws import draw_seed, frozen_embeddings
 from pretune.transfer.embed import load_encoder
 from pretune.transfer.fewshot import EpisodicProtonet, check_shots, draw_shots, score_draw
 from pretune.transfer.meta import adapt_and_predict
 from pretune.transfer.metalearn import meta_train
-from pretune.transfer.results import aggregate
+from pretune.transfer.results import aggregate, open_run
 
 __all__ = ["run_fewshot"]
 
@@ -83,15 +81,11 @@ def _summary(cfg: FewshotConfig, corpus: Corpus, per_draw: list[dict[str, Any]])
 @leaves_process_as_found()
 def run_fewshot(cfg: FewshotConfig, *, log: Any = print) -> dict[str, Any]:
     """Score `cfg.method` (and the logreg baseline) over `cfg.draws` draws; returns the summary."""
-    from pretune.train.session import set_determinism
-
     started = time.perf_counter()
-    set_determinism(cfg)
-    corpus = load_corpus(cfg.data, cfg.seed, cfg.test_fraction)
+    corpus = load_seeded_corpus(cfg)
     check_shots(corpus.class_counts(corpus.pool), cfg.shots)
     encoder = load_encoder(cfg.model.init_from)
-    run_dir = create_run_dir(cfg, "fewshot")
-    save_config(cfg, run_dir / "config.yaml")
+    run_dir = open_run(cfg, "fewshot")
     log(
         f"fewshot {cfg.method}: {cfg.shots} shots x {len(corpus.label_names)} classes, "
         f"{cfg.draws} draws, test {len(corpus.test)} rows, max_length {cfg.model.max_length}"

@@ -18,17 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from pretune.config import save_config
 from pretune.process_state import leaves_process_as_found
 from pretune.recipes.metalearn_config import MetalearnConfig
 from pretune.report.transfer_page import write_outputs
-from pretune.train.run_folder import create_run_dir
-from pretune.transfer.data import load_corpus
+from pretune.transfer.data import load_seeded_corpus
 from pretune.transfer.draws import frozen_embeddings, sample_pool
 from pretune.transfer.embed import load_encoder
 from pretune.transfer.fewshot import check_shots
 from pretune.transfer.metalearn import COMPARED, held_out_sets, score_held_out
-from pretune.transfer.results import aggregate
+from pretune.transfer.results import aggregate, open_run
 
 __all__ = ["run_metalearn"]
 
@@ -46,16 +44,12 @@ def _notes(cfg: MetalearnConfig, rotations: int) -> list[str]:
 @leaves_process_as_found()
 def run_metalearn(cfg: MetalearnConfig, *, log: Any = print) -> dict[str, Any]:
     """Meta-train per held-out set, adapt to the held-out classes; returns the summary."""
-    from pretune.train.session import set_determinism
-
     started = time.perf_counter()
-    set_determinism(cfg)
-    corpus = load_corpus(cfg.data, cfg.seed, cfg.test_fraction)
+    corpus = load_seeded_corpus(cfg)
     check_shots(corpus.class_counts(corpus.pool), cfg.shots)
     sets = held_out_sets(len(corpus.label_names), cfg.held_out, cfg.ways, cfg.rotations)
     encoder = load_encoder(cfg.model.init_from)
-    run_dir = create_run_dir(cfg, "metalearn")
-    save_config(cfg, run_dir / "config.yaml")
+    run_dir = open_run(cfg, "metalearn")
     pool = sample_pool(corpus.labels, corpus.pool, cfg.pool_per_class, cfg.seed)
     table = frozen_embeddings(cfg, encoder, corpus, np.concatenate([pool, corpus.test]), log)
     per_draw: list[dict[str, Any]] = []
