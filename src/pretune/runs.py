@@ -24,6 +24,7 @@ import torch
 
 from pretune.config import RunConfig, load_config
 from pretune.data.encode import EncodedSplit, encode_labels, encode_split
+from pretune.data.text_classification import prepare_data
 from pretune.errors import CheckpointError, ConfigError
 from pretune.evaluate.evaluator import predict_probabilities
 from pretune.models.first_token import first_token_inference
@@ -102,8 +103,6 @@ def run_config(
 
 def run_split(cfg: RunConfig, split: str = "test") -> Dataset:
     """One split of the run's data (train / validation / test), re-created with its seed."""
-    from pretune.data.text_classification import prepare_data
-
     return prepare_data(cfg.data, cfg.seed).splits[split]
 
 
