@@ -12,8 +12,8 @@ from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokeniz
 from helpers import tiny_overrides, write_csv
 from pretune.cli.main import main
 from pretune.config import load_config
+from pretune.deploy.generate import generate_text
 from pretune.errors import ConfigError, DataError
-from pretune.generation import generate_text
 from pretune.recipes.catalog import recipe_spec
 from pretune.recipes.finetune import run_finetune
 from pretune.recipes.pretrain import run_pretrain

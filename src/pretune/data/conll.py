@@ -24,10 +24,10 @@ from typing import Any
 
 import torch
 
-from pretune.data.iob import Chunking, get_entities, repair_iob2
 from pretune.data.jsonl import json_lines
 from pretune.data.masking import IGNORE_INDEX
 from pretune.errors import DataError
+from pretune.evaluate.seqeval import Chunking, get_entities, repair_iob2
 
 __all__ = [
     "NER_BUILTINS",

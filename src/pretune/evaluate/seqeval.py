@@ -13,11 +13,52 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
-
-from pretune.data.iob import CHUNKING, Chunking, get_entities, repair_iob2
+from typing import Any, Literal
 
 __all__ = ["CHUNKING", "Chunking", "entity_scores", "get_entities", "repair_iob2"]
+
+Chunking = Literal["strict", "conlleval"]
+CHUNKING: tuple[str, ...] = ("strict", "conlleval")
+
+
+def _split(tag: str) -> tuple[str, str]:
+    # "B-PER" -> ("B", "PER"); "O" -> ("O", "")
+    if tag == "O" or "-" not in tag:
+        return "O", ""
+    prefix, kind = tag.split("-", 1)
+    return prefix, kind
+
+
+def repair_iob2(tags: Sequence[str]) -> list[str]:
+    """IOB1-style sequences to IOB2: an `I-X` that does not continue an X entity becomes `B-X`."""
+    out: list[str] = []
+    prev_kind = ""
+    for tag in tags:
+        prefix, kind = _split(tag)
+        if prefix == "I" and kind != prev_kind:
+            tag = f"B-{kind}"
+        out.append(tag)
+        prev_kind = kind if prefix in ("B", "I") else ""
+    return out
+
+
+def get_entities(tags: Sequence[str], mode: Chunking = "strict") -> list[tuple[str, int, int]]:
+    """Entities of one sequence as (type, start, end) with `end` exclusive, in order."""
+    if mode == "conlleval":
+        tags = repair_iob2(tags)
+    entities: list[tuple[str, int, int]] = []
+    i = 0
+    while i < len(tags):
+        prefix, kind = _split(tags[i])
+        if prefix != "B":
+            i += 1
+            continue
+        end = i + 1
+        while end < len(tags) and _split(tags[end]) == ("I", kind):
+            end += 1
+        entities.append((kind, i, end))
+        i = end
+    return entities
 
 
 def _prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float]:
