@@ -307,10 +307,10 @@ def pretune_finetune(
     eval_every: int = 0,
 ) -> dict[str, Any]:
     """`run_finetune` (the quickstart's defaults plus `overrides`) on the same rows."""
+    from pretune.catalog import recipe as catalog_recipe
     from pretune.config import load_config
     from pretune.models.load import load_tokenizer
     from pretune.recipes.finetune import run_finetune
-    from pretune.recipes.quickstart import QUICKSTART_DEFAULTS
 
     train_csv = write_csv(workdir / "train.csv", *train)
     test_csv = write_csv(workdir / "test.csv", *test)
@@ -336,7 +336,7 @@ def pretune_finetune(
         [f"data.source={train_csv}", f"data.test_file={test_csv}", "data.val_fraction=0",
          "data.test_fraction=0", "data.clean.dedupe=none", f"output_dir={workdir}",
          "name=pretune", "train.log_every=10000", *overrides],
-        defaults=QUICKSTART_DEFAULTS,
+        defaults=catalog_recipe("quickstart").defaults(),
     )  # fmt: skip
     max_length = cfg.model.max_length
     holder["tokenizer"] = load_tokenizer(Path(_model_path(cfg.model.init_from)))

@@ -81,8 +81,9 @@ def main() -> int:
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
 
+    from pretune.catalog import recipe as catalog_recipe
+    from pretune.catalog.fewshot import FewshotConfig
     from pretune.config import load_config
-    from pretune.recipes.fewshot_config import FEWSHOT_DEFAULTS, FewshotConfig
     from pretune.transfer.data import load_corpus
     from pretune.transfer.draws import draw_seed, frozen_embeddings
     from pretune.transfer.embed import Encoder, embed_texts, load_encoder
@@ -108,7 +109,7 @@ def main() -> int:
          f"train.batch_size={args.batch_size}", f"train.lr={args.lr}",
          f"test_fraction={args.test_fraction}", f"seed={args.seed}",
          f"cache_dir={args.cache_dir}"],
-        defaults=FEWSHOT_DEFAULTS, schema=FewshotConfig,
+        defaults=catalog_recipe("fewshot").defaults(), schema=FewshotConfig,
     )  # fmt: skip
     corpus = load_corpus(cfg.data, cfg.seed, cfg.test_fraction)
     encoder = load_encoder("minilm")

@@ -64,3 +64,33 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     BertForMaskedLM(config).save_pretrained(str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer tiny GPT-2 with a word-level tokenizer (SFT, RL, causal pre-training)."""
+    from tiny_causal_lm import make_tiny_causal_lm
+
+    return make_tiny_causal_lm(tmp_path_factory.mktemp("tiny-gpt2"), layers=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tiny_csv: Path, tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny classifier run that has learned the topics (a distillation teacher)."""
+    from helpers import tiny_overrides
+    from pretune.config import load_config
+    from pretune.recipes.finetune import run_finetune
+
+    out = tmp_path_factory.mktemp("teacher")
+    overrides = tiny_overrides(
+        tiny_csv,
+        tiny_bert,
+        out,
+        "name=teacher",
+        "model.max_length=32",
+        "train.max_steps=40",
+        "train.lr=5e-3",
+        "train.num_threads=1",
+    )
+    summary = run_finetune(load_config(None, overrides), log=lambda _: None, live_progress=False)
+    return Path(summary["run_dir"])

@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn import metrics as skm
 
-from pretune.evaluate import (
+from pretune.metrics.classification import (
     StreamingClassificationMetrics,
     accuracy,
     confusion_matrix_update,

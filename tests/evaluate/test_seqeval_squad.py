@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from pretune.evaluate.seqeval import entity_scores, get_entities
-from pretune.evaluate.squad import exact_match, normalize_answer, squad_scores, token_f1
+from pretune.metrics.seqeval import entity_scores, get_entities
+from pretune.metrics.squad import exact_match, normalize_answer, squad_scores, token_f1
 
 GOLD = [
     ["B-PER", "I-PER", "O", "B-LOC", "O"],

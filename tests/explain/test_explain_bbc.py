@@ -18,18 +18,16 @@ K = 5  # words deleted per text
 
 @pytest.fixture(scope="module")
 def bbc_run(tmp_path_factory):
-    from pretune.config import load_config
+    from pretune.catalog import load_recipe_config
     from pretune.data.text_classification import prepare_data
-    from pretune.recipes.catalog import recipe_spec
     from pretune.recipes.finetune import run_finetune
 
-    spec = recipe_spec("quickstart")
     overrides = [
         "data.source=bbc", "model.init_from=minilm", "data.max_train_examples=200",
         "model.max_length=128", "train.epochs=2", "name=bbc",
         f"output_dir={tmp_path_factory.mktemp('bbc')}",
     ]  # fmt: skip
-    cfg = load_config(None, overrides, defaults=spec.defaults, schema=spec.schema)
+    cfg = load_recipe_config("quickstart", None, overrides)
     summary = run_finetune(cfg, log=lambda _: None, live_progress=False)
     texts = list(prepare_data(cfg.data, cfg.seed).splits["validation"]["text"][:10])
     return summary["run_dir"], texts

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from helpers import make_rows, tiny_overrides, write_csv
+from pretune.catalog import load_recipe_config
 from pretune.cli.main import main
 from pretune.config import load_config
-from pretune.recipes.catalog import recipe_spec
 from pretune.recipes.distill import pick_layers, run_distill
 from pretune.recipes.finetune import run_finetune
 from pretune.runs import predict_texts
@@ -34,10 +34,9 @@ def teacher(tiny_csv, tiny_bert, tmp_path_factory) -> Path:
 
 
 def _distill_config(tiny_csv: Path, teacher: Path, out: Path, *extra: str):
-    spec = recipe_spec("distill")
     overrides = [f"data.source={tiny_csv}", f"distill.teacher={teacher}", f"output_dir={out}",
                  "train.lr=3e-3", *FAST, *extra]  # fmt: skip
-    return load_config(None, overrides, defaults=spec.defaults, schema=spec.schema)
+    return load_recipe_config("distill", None, overrides)
 
 
 def _agreement(run_a: Path, run_b_or_model, texts: list[str]) -> float:
@@ -77,7 +76,7 @@ def test_student_learns_from_the_teacher_alone(tiny_csv, teacher, tmp_path):
     assert d["speed"]["student_examples_per_s"] > 0 and d["speed"]["speedup"] > 0
     assert d["test"]["teacher_accuracy"] > 0.6
     assert "Student vs teacher" in (run / "report.html").read_text()
-    assert load_config(run / "config.yaml").distill.alpha == 1.0  # type: ignore[attr-defined]
+    assert load_recipe_config("distill", run / "config.yaml").distill.alpha == 1.0
 
 
 def _fresh_student_agreement(cfg, teacher: Path, texts: list[str], tmp: Path) -> float:

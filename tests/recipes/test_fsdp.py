@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 from helpers import MULTIPROCESS_SETTINGS, run_pretune_cli, tiny_overrides
 from pretune.config import RunConfig, load_config
 from pretune.errors import ConfigError
-from pretune.train.session import _fsdp_plugin, make_accelerator
+from pretune.train.distributed import _fsdp_plugin, make_accelerator
 
 SETTINGS = MULTIPROCESS_SETTINGS
 FSDP = ("train.distributed=fsdp",)
@@ -129,14 +129,8 @@ def test_fsdp_plugin_shards_by_transformer_layer():
     assert RunConfig().train.distributed == "ddp"  # old configs keep DDP
 
 
-def test_recipes_without_fsdp_support_refuse_it_with_several_processes(monkeypatch):
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    with pytest.raises(ConfigError, match=r"train\.distributed=fsdp.*use train\.distributed=ddp"):
-        make_accelerator(load_config(None, list(FSDP)))
-
-
 def test_one_process_fsdp_config_trains_unsharded():
-    accelerator = make_accelerator(load_config(None, list(FSDP)), supports_fsdp=True)
+    accelerator = make_accelerator(load_config(None, list(FSDP)))
     assert accelerator.num_processes == 1
     assert not accelerator.is_fsdp2
     assert os.environ.get("ACCELERATE_USE_FSDP") is None  # no leak into later runs

@@ -11,9 +11,8 @@ import pytest
 from safetensors.torch import load_file
 
 from helpers import make_rows
+from pretune.catalog import load_recipe_config
 from pretune.cli.main import main
-from pretune.config import load_config
-from pretune.recipes.catalog import recipe_spec
 from pretune.recipes.multitask import run_multitask
 
 # Two label columns of one dataset. (On this 2-layer, 32-wide model at lr 3e-3 an auxiliary
@@ -45,8 +44,7 @@ def _overrides(data: Path, model: Path, out: Path, *extra: str) -> list[str]:
 
 
 def _cfg(overrides: list[str]):
-    spec = recipe_spec("multitask")
-    return load_config(None, overrides, defaults=spec.defaults, schema=spec.schema)
+    return load_recipe_config("multitask", None, overrides)
 
 
 def _task_losses(run: Path) -> dict[str, list[float]]:

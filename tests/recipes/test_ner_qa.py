@@ -114,15 +114,13 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(
     from safetensors.torch import load_file
 
     from helpers import Interrupted, StopAfterCheckpoint
-    from pretune.config import load_config
-    from pretune.recipes.catalog import recipe_spec
+    from pretune.catalog import load_recipe_config
 
     module = importlib.import_module(f"pretune.recipes.{recipe}")
-    monkeypatch.setattr(module, "try_write_report", lambda *a, **k: None)
+    monkeypatch.setattr("pretune.recipes._runner.try_write_report", lambda *a, **k: None)
     run = getattr(module, f"run_{recipe}")
     data = (toy_conll(tmp_path / "toy.conll", 60, seed=0) if recipe == "ner"
             else toy_squad(tmp_path / "toy.json", 60, seed=0))  # fmt: skip
-    spec = recipe_spec(recipe)
 
     def config(name: str):
         args = tiny_overrides(data, tiny_bert, tmp_path / "runs", f"name={name}",
@@ -131,7 +129,7 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(
                               "train.log_every=1", "train.num_threads=1")  # fmt: skip
         if recipe == "ner":
             args.remove("qa.stride=8")
-        return load_config(None, args, defaults=spec.defaults, schema=spec.schema)
+        return load_recipe_config(recipe, None, args)
 
     whole = run(config("whole"), log=lambda *_: None)
     with pytest.raises(Interrupted):

@@ -10,11 +10,11 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
 from helpers import tiny_overrides, write_csv
+from pretune.catalog import load_recipe_config
 from pretune.cli.main import main
 from pretune.config import load_config
 from pretune.deploy.generate import generate_text
 from pretune.errors import ConfigError, DataError
-from pretune.recipes.catalog import recipe_spec
 from pretune.recipes.finetune import run_finetune
 from pretune.recipes.pretrain import run_pretrain
 
@@ -22,7 +22,6 @@ pytestmark = pytest.mark.slow
 
 
 def pretrain_cfg(data: Path, out: Path, *extra: str):
-    spec = recipe_spec("pretrain")
     overrides = [
         f"data.source={data}",
         f"output_dir={out}",
@@ -36,7 +35,7 @@ def pretrain_cfg(data: Path, out: Path, *extra: str):
         "pretrain.vocab_size=400",
         *extra,
     ]
-    return load_config(None, overrides, defaults=spec.defaults, schema=spec.schema)
+    return load_recipe_config("pretrain", None, overrides)
 
 
 def _quiet(*_: object) -> None:

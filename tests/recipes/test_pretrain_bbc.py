@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pretune.config import load_config
-from pretune.recipes.catalog import recipe_spec
+from pretune.catalog import load_recipe_config
 from pretune.recipes.pretrain import run_pretrain
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -26,7 +25,6 @@ STEPS = 300
 
 
 def _pretrain(tmp_path: Path, objective: str) -> tuple[dict, list[dict]]:
-    spec = recipe_spec("pretrain")
     overrides = [
         f"objective={objective}",
         "data.source=bbc",
@@ -47,7 +45,7 @@ def _pretrain(tmp_path: Path, objective: str) -> tuple[dict, list[dict]]:
         "train.num_threads=1",
         "eval.batch_size=256",
     ]
-    cfg = load_config(None, overrides, defaults=spec.defaults, schema=spec.schema)
+    cfg = load_recipe_config("pretrain", None, overrides)
     summary = run_pretrain(cfg, log=lambda *_: None, live_progress=False)
     log = [json.loads(line) for line in (Path(summary["run_dir"]) / "metrics.jsonl").open()]
     return summary, log

@@ -11,8 +11,7 @@ import pytest
 from safetensors.torch import load_file
 
 from helpers import make_rows
-from pretune.config import load_config
-from pretune.recipes.catalog import recipe_spec
+from pretune.catalog import load_recipe_config
 from pretune.recipes.pretrain import run_pretrain
 from pretune.tokenization import train_tokenizer
 
@@ -45,7 +44,6 @@ def tokenizers(tmp_path_factory) -> dict[str, Path]:
 
 
 def _cfg(data: Path, out: Path, name: str, objective: str, tokenizer: Path):
-    spec = recipe_spec("pretrain")
     overrides = [
         f"data.source={data}",
         f"output_dir={out}",
@@ -62,7 +60,7 @@ def _cfg(data: Path, out: Path, name: str, objective: str, tokenizer: Path):
         "train.log_every=1",
         "train.num_threads=1",
     ]
-    return load_config(None, overrides, defaults=spec.defaults, schema=spec.schema)
+    return load_recipe_config("pretrain", None, overrides)
 
 
 def _log(run: Path) -> list[tuple]:

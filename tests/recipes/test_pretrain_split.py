@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pretune.config import DataConfig, load_config
+from pretune.catalog import load_recipe_config
+from pretune.config import DataConfig
 from pretune.data.text_classification import prepare_data
-from pretune.recipes.catalog import recipe_spec
 from pretune.recipes.pretrain import load_texts
 
 
 def _pretrain_texts(source, *overrides: str) -> dict[str, list[str]]:
-    spec = recipe_spec("pretrain")
-    cfg = load_config(
-        None, [f"data.source={source}", *overrides], defaults=spec.defaults, schema=spec.schema
-    )
+    cfg = load_recipe_config("pretrain", None, [f"data.source={source}", *overrides])
     return load_texts(cfg)
 
 

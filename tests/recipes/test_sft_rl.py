@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pretune.config import load_config
-from pretune.recipes.catalog import recipe_spec
+from pretune.catalog import load_recipe_config
 from tiny_causal_lm import make_tiny_causal_lm
 
 PAIRS = [
@@ -25,8 +24,7 @@ def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def config(recipe: str, *overrides: str):
-    spec = recipe_spec(recipe)
-    return load_config(None, list(overrides), defaults=spec.defaults, schema=spec.schema)
+    return load_recipe_config(recipe, None, list(overrides))
 
 
 def records(run_dir: Path, split: str) -> list[dict]:

@@ -65,9 +65,12 @@ def _losses(run: Path) -> list[float]:
 
 @pytest.mark.parametrize("name", TECHNIQUES.names())
 def test_technique_trains_checkpoints_and_resumes_exactly(
-    name, tiny_csv, tiny_bert, tmp_path, monkeypatch
+    name, tiny_csv, tiny_bert, tmp_path, monkeypatch, request
 ) -> None:
-    extra = [*technique_overrides(name), "train.log_every=1"]
+    table = TECHNIQUE_PARAMS
+    if TECHNIQUES.get(name).needs_teacher:  # a tiny finished run teaches (conftest.py)
+        table = {name: {"teacher": str(request.getfixturevalue("tiny_teacher"))}}
+    extra = [*technique_overrides(name, table), "train.log_every=1"]
     whole = finetune.run_finetune(
         _config(tiny_csv, tiny_bert, tmp_path, "whole", *extra), log=lambda _: None
     )

@@ -18,9 +18,8 @@ from typing import Any
 import pytest
 from safetensors.torch import load_file
 
-from pretune.config import load_config
+from pretune.catalog import load_recipe_config
 from pretune.errors import ConfigError
-from pretune.recipes.catalog import recipe_spec
 from pretune.techniques import TECHNIQUES
 from tiny_causal_lm import make_tiny_causal_lm
 from toy_tasks import toy_conll, toy_squad
@@ -39,8 +38,7 @@ def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def no_reports(monkeypatch: pytest.MonkeyPatch) -> None:
     # Reports are tested per recipe; here they would only add seconds to every cell.
-    for recipe in ("ner", "qa", "images", "sft", "rl", "pretrain"):
-        monkeypatch.setattr(f"pretune.recipes.{recipe}.try_write_report", lambda *a, **k: None)
+    monkeypatch.setattr("pretune.recipes._runner.try_write_report", lambda *a, **k: None)
 
 
 # The classifier-head pattern of TECHNIQUE_PARAMS names no parameter of the other tasks'
@@ -55,8 +53,7 @@ def _technique_overrides(name: str) -> list[str]:
 def _run(recipe: str, overrides: list[str]) -> dict[str, Any]:
     import importlib
 
-    spec = recipe_spec(recipe)
-    cfg = load_config(None, overrides, defaults=spec.defaults, schema=spec.schema)
+    cfg = load_recipe_config(recipe, None, overrides)
     run = getattr(importlib.import_module(f"pretune.recipes.{recipe}"), f"run_{recipe}")
     return run(cfg, log=lambda *_: None, live_progress=False)
 

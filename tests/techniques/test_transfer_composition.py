@@ -16,7 +16,7 @@ from pretune.techniques import TECHNIQUES
 
 def _loss_registry():
     try:
-        from pretune.train.losses import LOSSES
+        from pretune.tasks.losses import LOSSES
     except ImportError:
         return None
     return LOSSES

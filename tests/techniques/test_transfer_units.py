@@ -41,7 +41,7 @@ def test_layerwise_groups_get_scaled_lrs_and_keep_weight_decay(tiny_bert) -> Non
     from transformers import AutoModelForSequenceClassification
 
     from pretune.config import RunConfig
-    from pretune.train.session import build_training
+    from pretune.train.setup import build_training
 
     model = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert), num_labels=3)
     cfg = RunConfig.model_validate(

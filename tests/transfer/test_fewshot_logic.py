@@ -83,8 +83,9 @@ def test_pair_batches_stack_both_sides() -> None:
 
 def test_contrastive_tuning_lowers_the_loss(tiny_bert: Path, tmp_path: Path) -> None:
     from helpers import make_rows
+    from pretune.catalog import recipe as catalog_recipe
+    from pretune.catalog.fewshot import FewshotConfig
     from pretune.config import load_config
-    from pretune.recipes.fewshot_config import FEWSHOT_DEFAULTS, FewshotConfig
     from pretune.transfer.embed import load_encoder
     from pretune.transfer.fewshot import tune_body
 
@@ -92,7 +93,7 @@ def test_contrastive_tuning_lowers_the_loss(tiny_bert: Path, tmp_path: Path) -> 
         None,
         [f"model.init_from={tiny_bert}", "model.max_length=32", "train.lr=1e-3",
          "train.epochs=4", "train.batch_size=8", "pairs_per_example=4", "train.num_threads=1"],
-        defaults=FEWSHOT_DEFAULTS, schema=FewshotConfig,
+        defaults=catalog_recipe("fewshot").defaults(), schema=FewshotConfig,
     )  # fmt: skip
     rows = make_rows(6)
     names = sorted({label for _, label in rows})

@@ -51,8 +51,9 @@ def test_episode_batches_are_a_function_of_seed_and_epoch() -> None:
 
 @pytest.mark.parametrize("method", ["protonet", "fomaml", "reptile"])
 def test_meta_training_runs_through_the_loop(method: str, tmp_path: Path) -> None:
+    from pretune.catalog import recipe as catalog_recipe
+    from pretune.catalog.metalearn import MetalearnConfig
     from pretune.config import load_config
-    from pretune.recipes.metalearn_config import METALEARN_DEFAULTS, MetalearnConfig
     from pretune.transfer.meta import adapt_and_predict
     from pretune.transfer.metalearn import meta_train
 
@@ -61,7 +62,7 @@ def test_meta_training_runs_through_the_loop(method: str, tmp_path: Path) -> Non
         None,
         [f"method={method}", "episodes=150", "projection_dim=8", "shots=2", "queries=5",
          "train.lr=0.01", "train.log_every=10", "train.num_threads=1"],
-        defaults=METALEARN_DEFAULTS, schema=MetalearnConfig,
+        defaults=catalog_recipe("metalearn").defaults(), schema=MetalearnConfig,
     )  # fmt: skip
     rows = np.arange(len(labels))
     model, losses = meta_train(cfg, table, labels, rows, [0, 1, 2], tmp_path, seed=0)

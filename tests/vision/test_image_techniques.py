@@ -77,7 +77,7 @@ def test_adversarial_training_averages_clean_and_attacked_loss():
 
 def test_default_mae_has_positions_and_finite_gradients_on_blank_patches():
     # With transformers' layer_norm_eps=1e-12 this batch gave NaN LayerNorm gradients.
-    from pretune.recipes.images_config import ImageConfig
+    from pretune.catalog.images import ImageConfig
     from pretune.vision.data import load_images
     from pretune.vision.models import build_mae
 

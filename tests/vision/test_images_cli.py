@@ -13,7 +13,7 @@ import pretune.cli.main as cli
 @pytest.fixture(autouse=True)
 def only_images_command(monkeypatch):
     # Parse with this command alone: the test is about its errors, not the other commands.
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("pretune.cli.images",))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("pretune.cli.recipes",))
 
 
 def run(capsys, tmp_path: Path, *args: str) -> str:

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 import torch
 
-from pretune.config import load_config
+from pretune.catalog import load_recipe_config
 from pretune.recipes.images import run_images
-from pretune.recipes.images_config import IMAGE_DEFAULTS, ImageConfig
 from pretune.vision.models import build_image_classifier
 
 FAST = ("train.num_threads=1", "train.batch_size=32", "train.log_every=1", "eval.batch_size=256")
@@ -20,13 +19,13 @@ FAST = ("train.num_threads=1", "train.batch_size=32", "train.log_every=1", "eval
 
 def config(tmp_path: Path, *overrides: str) -> Any:
     args = [f"output_dir={tmp_path / 'runs'}", *FAST, *overrides]
-    return load_config(None, args, defaults=IMAGE_DEFAULTS, schema=ImageConfig)
+    return load_recipe_config("images", None, args)
 
 
 @pytest.fixture
 def no_report(monkeypatch):
     # The report (matplotlib, several seconds) is checked once, in the CNN test.
-    monkeypatch.setattr("pretune.recipes.images.try_write_report", lambda *a, **k: None)
+    monkeypatch.setattr("pretune.recipes._runner.try_write_report", lambda *a, **k: None)
 
 
 def train_losses(run: Path) -> list[float]:

@@ -36,16 +36,18 @@ def recipe_config(recipe: str, items: Sequence[str], resume: Path | None = None)
     """The validated config of `pretune <recipe> [config.yaml] [key=value ...]`: the recipe's
     defaults, then the file, then the overrides. With `--resume` the run's saved config is used,
     so a config file or overrides alongside it are an error (they would be silently ignored)."""
-    from pretune.config import load_config
-    from pretune.recipes.catalog import recipe_spec
+    from pretune.catalog import load_recipe_config
+    from pretune.catalog import recipe as catalog_entry
+    from pretune.train.run_folder import open_run_for_resume
 
     config_path, overrides = split_config_and_overrides(items)
-    if resume is not None and (config_path or overrides):
-        raise PretuneError(
-            "--resume continues a run with its saved config; drop the config file and overrides"
-        )
-    spec = recipe_spec(recipe)
-    return load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema)
+    if resume is not None:
+        if config_path or overrides:
+            raise PretuneError(
+                "--resume continues a run with its saved config; drop the config file and overrides"
+            )
+        return open_run_for_resume(resume, schema=catalog_entry(recipe).schema)
+    return load_recipe_config(recipe, config_path, overrides)
 
 
 def add_run_command(

@@ -19,11 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pretune.catalog import load_recipe_config
     from pretune.cli.output import print_config
-    from pretune.config import load_config
-    from pretune.recipes.catalog import recipe_spec
 
-    spec = recipe_spec(args.recipe)
     config_path, overrides = split_config_and_overrides(args.args)
-    print_config(load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema))
+    print_config(load_recipe_config(args.recipe, config_path, overrides))
     return 0

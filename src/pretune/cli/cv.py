@@ -64,14 +64,12 @@ def print_cv(result: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pretune.catalog import load_recipe_config
     from pretune.cli.common import log_line, split_config_and_overrides
-    from pretune.config import load_config
-    from pretune.recipes.catalog import recipe_spec
     from pretune.recipes.cv import run_cv
 
     folds, keep, rest = split_cv_options(args.args)
     config_path, overrides = split_config_and_overrides(rest)
-    spec = recipe_spec("finetune")
-    cfg = load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema)
+    cfg = load_recipe_config("finetune", config_path, overrides)
     print_cv(run_cv(cfg, folds=folds, keep_models=keep, log=log_line))
     return 0

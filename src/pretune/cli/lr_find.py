@@ -45,14 +45,12 @@ def split_sweep_options(overrides: list[str]) -> tuple[dict[str, float | int], l
 
 
 def run(args: argparse.Namespace) -> int:
-    from pretune.config import load_config
-    from pretune.recipes.catalog import recipe_spec
+    from pretune.catalog import load_recipe_config
     from pretune.recipes.lr_find import run_lr_find
 
     config_path, overrides = split_config_and_overrides(args.args)
     options, overrides = split_sweep_options(overrides)
-    spec = recipe_spec("finetune")
-    cfg = load_config(config_path, overrides, defaults=spec.defaults, schema=spec.schema)
+    cfg = load_recipe_config("finetune", config_path, overrides)
     result = run_lr_find(cfg, log=log_line, **options)  # type: ignore[arg-type]
     suggested = result["suggested_lr"]
     if suggested is None:

@@ -26,21 +26,12 @@ __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
 # One module per command (or command group), in the order `pretune --help` lists them.
 COMMAND_MODULES = (
-    "pretune.cli.pretrain",
-    "pretune.cli.finetune",
-    "pretune.cli.images",
-    "pretune.cli.distill",
-    "pretune.cli.fewshot",
-    "pretune.cli.zeroshot",
-    "pretune.cli.metalearn",
-    "pretune.cli.multitask",
+    "pretune.cli.recipes",  # one command per catalog recipe
     "pretune.cli.predict",
     "pretune.cli.config_show",
     "pretune.cli.data_inspect",
     "pretune.cli.tokenizer",
     "pretune.cli.generate",
-    "pretune.cli.sft",
-    "pretune.cli.rl",
     "pretune.cli.evaluate",
     "pretune.cli.cv",
     "pretune.cli.report",
@@ -53,8 +44,6 @@ COMMAND_MODULES = (
     "pretune.cli.explain",
     "pretune.cli.ensemble",
     "pretune.cli.techniques",
-    "pretune.cli.ner",
-    "pretune.cli.qa",
 )
 
 

@@ -56,18 +56,16 @@ def _int(settings: dict[str, str], key: str, default: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pretune.config import load_config
+    from pretune.catalog import load_recipe_config
     from pretune.hpo.results import write_results
     from pretune.hpo.space import load_space
     from pretune.hpo.study import PRUNERS, SAMPLERS, SearchSpec, open_study, run_search
-    from pretune.recipes.catalog import recipe_spec
 
     settings, rest = split_search_args(list(args.args))
     if "space" not in settings:
         raise ConfigError("pretune search needs space=<space.yaml> (see docs/search.md)")
     config_path, overrides = split_config_and_overrides(rest)
-    recipe = recipe_spec("finetune")
-    base = load_config(config_path, overrides, defaults=recipe.defaults, schema=recipe.schema)
+    base = load_recipe_config("finetune", config_path, overrides)
     sampler, pruner = settings.get("sampler", "tpe"), settings.get("pruner", "median")
     if sampler not in SAMPLERS:
         raise ConfigError(f"sampler={sampler} unknown; choose from {', '.join(SAMPLERS)}")
@@ -76,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     name = base.name or f"search-{time.strftime('%Y%m%d-%H%M%S')}"
     spec = SearchSpec(
         search_dir=Path(base.output_dir) / name,
-        space=load_space(settings["space"], recipe.schema),
+        space=load_space(settings["space"], type(base)),
         trials=_int(settings, "trials", 10),
         sampler=sampler,
         pruner=pruner,

@@ -25,7 +25,7 @@ def catalogue() -> list[tuple[str, str, list[tuple[str, str]]]]:
         ("optimizers", "train.optimizer=<name>", OPTIMIZERS.describe()),
         ("LR schedules", "train.schedule=<name>", SCHEDULES.describe()),
     ]
-    losses = _optional_registry(("pretune.train.losses", "pretune.losses"), "LOSSES")
+    losses = _optional_registry(("pretune.tasks.losses", "pretune.losses"), "LOSSES")
     if losses is not None:
         sections.append(("losses", "train.loss=<name>", losses.describe()))
     return sections

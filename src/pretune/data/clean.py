@@ -110,41 +110,72 @@ def clean_dataset(
         raise DataError(
             f"{source_name} has no 'label' column; set data.label_column or use an unlabelled task"
         )
-    has_text = "text" in ds.column_names
     # `[:]` materialises a list: `ds[col]` is a lazy Column whose item access reads Arrow each time.
-    texts: list[Any] = ds["text"][:] if has_text else [None] * len(ds)
-    labels: list[Any] = ds["label"][:] if has_label else [None] * len(ds)
-
-    checks: list[tuple[str, Callable[[int], bool]]] = []
-    if has_text and drop_empty:
-        checks.append(("missing or empty text", lambda i: _is_blank(texts[i])))
-    if has_label:
-        checks.append(
-            ("missing label", lambda i: labels[i] is None or str(labels[i]).strip() == "")
-        )
-    if has_text and dedupe != "none":
-        checks.append(("exact duplicates", _first_seen(texts, lambda t: t)))
-    if has_text and dedupe == "normalized":
-        checks.append(("normalized duplicates", _first_seen(texts, normalize_text)))
-    if has_text:
-        longest = max_chars if max_chars is not None else float("inf")
-        checks.append(("too short", lambda i: len(texts[i] or "") < min_chars))
-        checks.append(("too long", lambda i: len(texts[i] or "") > longest))
-
-    keep = list(range(len(ds)))
-    steps = []
-    for name, drop in checks:
-        removed = [i for i in keep if drop(i)]
-        removed_set = set(removed)
-        keep = [i for i in keep if i not in removed_set]
-        shown = [_shorten(texts[i]) for i in removed[:_EXAMPLES_PER_STEP]] if has_text else []
-        steps.append(CleaningStep(name, len(removed), shown))
+    texts: list[Any] | None = ds["text"][:] if "text" in ds.column_names else None
+    labels: list[Any] | None = ds["label"][:] if has_label else None
+    checks = _cleaning_checks(texts, labels, drop_empty, dedupe, min_chars, max_chars)
+    keep, steps = _apply_checks(checks, len(ds), texts)
 
     report = CleaningReport(rows_in=len(ds), rows_out=len(keep), steps=steps)
     if not keep:
         detail = "; ".join(f"{s.name}: {s.removed}" for s in steps if s.removed) or "it was empty"
         raise DataError(f"no examples left in {source_name} after cleaning: {detail}")
     return (ds if len(keep) == len(ds) else ds.select(keep)), report
+
+
+_Check = tuple[str, Callable[[int], bool]]
+
+
+def _cleaning_checks(
+    texts: list[Any] | None,
+    labels: list[Any] | None,
+    drop_empty: bool,
+    dedupe: str,
+    min_chars: int,
+    max_chars: int | None,
+) -> list[_Check]:
+    """The enabled steps of `clean_dataset`, in order: (name, row index -> drop?).
+
+    `texts` is None for a dataset without a text column (then only the label check applies);
+    `labels` is None when the data has no labels to check.
+    """
+    label_checks: list[_Check] = []
+    if labels is not None:
+        given: list[Any] = labels  # a name the closure can rely on (never None)
+        label_checks.append(
+            ("missing label", lambda i: given[i] is None or str(given[i]).strip() == "")
+        )
+    if texts is None:
+        return label_checks
+    rows: list[Any] = texts
+    checks: list[_Check] = []
+    if drop_empty:
+        checks.append(("missing or empty text", lambda i: _is_blank(rows[i])))
+    checks += label_checks
+    if dedupe != "none":
+        checks.append(("exact duplicates", _first_seen(rows, lambda t: t)))
+    if dedupe == "normalized":
+        checks.append(("normalized duplicates", _first_seen(rows, normalize_text)))
+    longest = max_chars if max_chars is not None else float("inf")
+    checks.append(("too short", lambda i: len(rows[i] or "") < min_chars))
+    checks.append(("too long", lambda i: len(rows[i] or "") > longest))
+    return checks
+
+
+def _apply_checks(
+    checks: list[_Check], rows: int, texts: list[Any] | None
+) -> tuple[list[int], list[CleaningStep]]:
+    """(kept row indices, one report step per check); each check sees only the rows kept by
+    the checks before it. `texts` (None: no text column) supplies the examples shown."""
+    keep = list(range(rows))
+    steps = []
+    for name, drop in checks:
+        removed = [i for i in keep if drop(i)]
+        removed_set = set(removed)
+        keep = [i for i in keep if i not in removed_set]
+        shown = [_shorten(texts[i]) for i in removed[:_EXAMPLES_PER_STEP]] if texts else []
+        steps.append(CleaningStep(name, len(removed), shown))
+    return keep, steps
 
 
 def _is_blank(text: Any) -> bool:

@@ -27,7 +27,7 @@ import torch
 from pretune.data.jsonl import json_lines
 from pretune.data.masking import IGNORE_INDEX
 from pretune.errors import DataError
-from pretune.evaluate.seqeval import Chunking, get_entities, repair_iob2
+from pretune.metrics.seqeval import Chunking, get_entities, repair_iob2
 
 __all__ = [
     "NER_BUILTINS",

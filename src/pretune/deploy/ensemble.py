@@ -20,8 +20,8 @@ import torch
 
 from pretune.data.sources import load_source
 from pretune.errors import CheckpointError, DataError
-from pretune.evaluate.metrics import StreamingClassificationMetrics
 from pretune.files import write_json_atomic
+from pretune.metrics.classification import StreamingClassificationMetrics
 from pretune.process_state import leaves_process_as_found
 from pretune.runs import (
     ENSEMBLE_FILE,

@@ -1,19 +1,9 @@
-"""Evaluation: streaming metrics computed batch by batch."""
+"""Evaluation: the evaluator, analysis, calibration, robustness.
 
-from pretune.evaluate.metrics import (
-    IGNORE_INDEX,
-    StreamingClassificationMetrics,
-    accuracy,
-    confusion_matrix_update,
-    per_class_scores,
-    precision_recall_f1,
-)
+The streaming metrics it re-exports live in `pretune.metrics` (below tasks and evaluation).
+"""
 
-__all__ = [
-    "IGNORE_INDEX",
-    "StreamingClassificationMetrics",
-    "accuracy",
-    "confusion_matrix_update",
-    "per_class_scores",
-    "precision_recall_f1",
-]
+from pretune.metrics import classification as _classification
+from pretune.metrics.classification import *  # noqa: F403  (exactly the names of its __all__)
+
+__all__ = list(_classification.__all__)

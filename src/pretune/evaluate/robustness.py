@@ -25,9 +25,23 @@ from pretune.errors import ConfigError, DataError
 from pretune.techniques.adversarial import project_tokens, token_step
 from pretune.techniques.wrapping import EmbeddingHook
 
-__all__ = ["ATTACKS", "attack_batch", "char_noise_accuracy", "evaluate_under_attack"]
+__all__ = [
+    "ATTACKS",
+    "attack_batch",
+    "char_noise_accuracy",
+    "check_attack",
+    "evaluate_under_attack",
+]
 
 ATTACKS = ("fgsm", "pgd")
+
+
+def check_attack(method: str, epsilon: float, steps: int) -> None:
+    """ConfigError for an unknown attack, epsilon <= 0 or steps < 1 (text and pixel attacks)."""
+    if method not in ATTACKS:
+        raise ConfigError(f"attack={method!r} is unknown; choose from {', '.join(ATTACKS)}")
+    if epsilon <= 0 or steps < 1:
+        raise ConfigError(f"attack needs epsilon > 0 and steps >= 1 (got {epsilon}, {steps})")
 
 
 def _logits(model: Any, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -70,6 +84,29 @@ def attack_batch(
     return delta
 
 
+def _count_correct(
+    model: Any, split: EncodedSplit, epsilon: float, steps: int, batch_size: int
+) -> tuple[int, int]:
+    """(correct on clean inputs, correct under attack) over `split`, batch by batch."""
+    device = next(model.parameters()).device
+    hook = EmbeddingHook()
+    hook.attach(model)
+    clean = attacked = 0
+    try:
+        for indices in inference_batches(split.lengths, batch_size):
+            batch = {k: v.to(device) for k, v in split.load(indices).items()}
+            labels = batch.pop("labels")
+            with torch.no_grad():
+                clean += int((_logits(model, batch).argmax(-1) == labels).sum())
+            hook.delta = attack_batch(model, hook, batch, labels, epsilon, steps)
+            with torch.no_grad():
+                attacked += int((_logits(model, batch).argmax(-1) == labels).sum())
+            hook.delta = None
+    finally:
+        hook.detach()
+    return clean, attacked
+
+
 def evaluate_under_attack(
     model: Any,
     split: EncodedSplit,
@@ -96,32 +133,15 @@ def evaluate_under_attack(
         ConfigError: an unknown method, epsilon <= 0 or steps < 1.
         DataError: the split has no labels or no rows.
     """
-    if method not in ATTACKS:
-        raise ConfigError(f"attack={method!r} is unknown; choose from {', '.join(ATTACKS)}")
-    if epsilon <= 0 or steps < 1:
-        raise ConfigError(f"attack needs epsilon > 0 and steps >= 1 (got {epsilon}, {steps})")
+    check_attack(method, epsilon, steps)
     if split.labels is None or len(split) == 0:
         raise DataError("the attack needs a labelled, non-empty split")
     steps = 1 if method == "fgsm" else steps
-    device = next(model.parameters()).device
     was_training = model.training
     model.eval()  # no dropout: the attack and the clean score see the same function
-    hook = EmbeddingHook()
-    hook.attach(model)
-    clean = attacked = 0
     try:
-        for indices in inference_batches(split.lengths, batch_size):
-            batch = {k: v.to(device) for k, v in split.load(indices).items()}
-            labels = batch.pop("labels")
-            with torch.no_grad():
-                clean += int((_logits(model, batch).argmax(-1) == labels).sum())
-            delta = attack_batch(model, hook, batch, labels, epsilon, steps)
-            hook.delta = delta
-            with torch.no_grad():
-                attacked += int((_logits(model, batch).argmax(-1) == labels).sum())
-            hook.delta = None
+        clean, attacked = _count_correct(model, split, epsilon, steps, batch_size)
     finally:
-        hook.detach()
         model.train(was_training)
     n = len(split)
     return {

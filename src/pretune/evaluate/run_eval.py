@@ -30,8 +30,8 @@ from pretune.errors import ConfigError, DataError
 from pretune.evaluate.analysis import collect_probabilities, evaluation_sections
 from pretune.evaluate.calibration import apply_temperature
 from pretune.evaluate.human import export_review, human_agreement, read_review
-from pretune.evaluate.metrics import StreamingClassificationMetrics
 from pretune.files import write_json_atomic
+from pretune.metrics.classification import StreamingClassificationMetrics
 
 __all__ = ["EvalOptions", "SplitOf", "evaluate_model", "match_labels", "write_predictions"]
 

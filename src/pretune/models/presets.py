@@ -12,6 +12,7 @@ family; the same shapes are used for GPT-2 style causal models.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +24,25 @@ __all__ = ["PRESETS", "build_lm", "lm_auto_class", "load_lm"]
 PRESETS: Registry[dict[str, int]] = Registry("model preset")
 
 
-@PRESETS.register("nano", "2 layers, 64 hidden, 2 heads (0.6M parameters with an 8000 vocabulary)")
-def _nano() -> dict[str, int]:
-    return {"layers": 2, "hidden": 64, "heads": 2, "ffn": 256}
+# name: (layers, hidden, heads, parameters with an 8000 vocabulary); feed-forward = 4 * hidden.
+_SIZES = {
+    "nano": (2, 64, 2, "0.6M"),
+    "tiny": (2, 128, 2, "1.5M"),
+    "mini": (4, 256, 4, "5.3M"),
+    "small": (4, 512, 8, "17M"),
+}
 
 
-@PRESETS.register("tiny", "2 layers, 128 hidden, 2 heads (1.5M parameters with an 8000 vocabulary)")
-def _tiny() -> dict[str, int]:
-    return {"layers": 2, "hidden": 128, "heads": 2, "ffn": 512}
+def _preset(layers: int, hidden: int, heads: int) -> Callable[[], dict[str, int]]:
+    return lambda: {"layers": layers, "hidden": hidden, "heads": heads, "ffn": 4 * hidden}
 
 
-@PRESETS.register("mini", "4 layers, 256 hidden, 4 heads (5.3M parameters with an 8000 vocabulary)")
-def _mini() -> dict[str, int]:
-    return {"layers": 4, "hidden": 256, "heads": 4, "ffn": 1024}
-
-
-@PRESETS.register("small", "4 layers, 512 hidden, 8 heads (17M parameters with an 8000 vocabulary)")
-def _small() -> dict[str, int]:
-    return {"layers": 4, "hidden": 512, "heads": 8, "ffn": 2048}
+for _name, (_layers, _hidden, _heads, _params) in _SIZES.items():
+    PRESETS.register(
+        _name,
+        f"{_layers} layers, {_hidden} hidden, {_heads} heads "
+        f"({_params} parameters with an 8000 vocabulary)",
+    )(_preset(_layers, _hidden, _heads))
 
 
 def lm_config(preset: str, objective: str, tokenizer: Any, max_length: int) -> Any:

@@ -131,7 +131,7 @@ def run_cv(
             cfg, cv_dir, fold, data_dir / "train.jsonl", data_dir / "test.jsonl"
         )
         log(f"fold {fold}/{folds}: train {len(train_rows)} rows, test {len(test_rows)} rows")
-        summary = run_finetune(fold_cfg, recipe="cv", log=log, live_progress=live_progress)
+        summary = run_finetune(fold_cfg, folder_prefix="cv", log=log, live_progress=live_progress)
         run_dir = Path(summary["run_dir"])
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         if not keep_models:

@@ -27,22 +27,22 @@ from typing import Any
 import torch
 import yaml
 
-from pretune.config import save_config
 from pretune.data.batching import inference_batches
 from pretune.data.encode import EncodedSplit, TrainBatches
 from pretune.data.text_classification import encode_splits, prepare_data, report_data
 from pretune.errors import ConfigError, DataError
 from pretune.evaluate.efficiency import count_parameters
-from pretune.files import write_json_atomic
 from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_model_path
 from pretune.models.presets import PRESETS, lm_config
-from pretune.process_state import leaves_process_as_found
-from pretune.recipes.distill_config import DistillConfig
-from pretune.recipes.finetune import METRICS, _train_and_finish, build_model_and_task
-from pretune.report import try_write_report
+from pretune.recipes._runner import recipe
+from pretune.recipes.finetune import (
+    build_classifier,
+    classifier_summary,
+    classify_task_factory,
+    validation_evaluator,
+)
 from pretune.techniques.distill import CachedTeacherBatches, Distill, encoder_layers
-from pretune.train.run_folder import create_run_dir, is_main_process
-from pretune.train.session import build_training, set_determinism
+from pretune.train.session import Session
 
 __all__ = [
     "build_student",
@@ -93,7 +93,7 @@ def load_teacher(teacher: str | None) -> tuple[Path, Any, list[str]]:
     return model_dir, model.eval(), labels
 
 
-def _check_same_split(cfg: DistillConfig, teacher: str, log: Any) -> None:
+def _check_same_split(cfg: Any, teacher: str, log: Any) -> None:
     """Warn when the student's data or seed differ from the teacher run's: the teacher may
     then have trained on the student's test rows, and the comparison is not fair."""
     path = Path(teacher) / "config.yaml"
@@ -261,7 +261,7 @@ def inference_speed(
 
 
 def compare_with_teacher(
-    cfg: DistillConfig,
+    cfg: Any,
     student: Any,
     distill: Distill,
     split: EncodedSplit,
@@ -310,72 +310,65 @@ def compare_with_teacher(
 # -- the recipe -------------------------------------------------------------------------------
 
 
-@leaves_process_as_found()
-def run_distill(
-    cfg: DistillConfig, *, log: Any = print, live_progress: bool | None = None
-) -> dict[str, Any]:
-    """Distil `distill.teacher` into `distill.student`; returns the summary (with a
-    `distillation` section: student vs teacher)."""
-    started = time.perf_counter()
-    d = cfg.distill
-    if cfg.eval.metric not in METRICS:
-        raise ConfigError(f"eval.metric='{cfg.eval.metric}' unknown; choose from {METRICS}")
-    set_determinism(cfg)
-    teacher_dir, teacher, teacher_labels = load_teacher(d.teacher)
-    _check_same_split(cfg, str(d.teacher), log)
-    data = prepare_data(cfg.data, cfg.seed)
-    if sorted(data.label_names) != sorted(teacher_labels):
+def _check_labels(cfg: Any, teacher: str, teacher_labels: list[str], labels: list[str]) -> None:
+    if sorted(labels) != sorted(teacher_labels):
         raise DataError(
-            f"the teacher ({d.teacher}) knows labels {', '.join(teacher_labels)} but "
-            f"data.source={cfg.data.source} has {', '.join(data.label_names)}; distil on data "
+            f"the teacher ({teacher}) knows labels {', '.join(teacher_labels)} but "
+            f"data.source={cfg.data.source} has {', '.join(labels)}; distil on data "
             "with the teacher's label set"
         )
-    tokenizer = load_tokenizer(teacher_dir)
-    encoded = encode_splits(tokenizer, data, cfg.model.max_length)
-    report_data(data, encoded, cfg.model.max_length, log)
-    distill = Distill(teacher, teacher_labels, d.temperature, d.alpha, d.hidden_weight)
+
+
+def _student(cfg: Any, teacher_dir: Path, tokenizer: Any, labels: list[str]) -> Any:
     with tempfile.TemporaryDirectory(prefix="pretune-student-") as workdir:
         student_path = build_student(
-            d.student, teacher_dir, tokenizer, cfg.model.max_length, Path(workdir)
+            cfg.distill.student, teacher_dir, tokenizer, cfg.model.max_length, Path(workdir)
         )
-        model, techniques, task = build_model_and_task(cfg, student_path, data, encoded)
-    # Distillation wraps last: it strips `teacher_logits` before any other wrapper sees them.
-    model = distill.prepare_model(model)
-    task = distill.wrap_task(task)
-    techniques.append(distill)
-    log(
+        return build_classifier(cfg, student_path, labels)
+
+
+@recipe("distill")
+def run_distill(cfg: Any, session: Session) -> dict[str, Any]:
+    """Distil `distill.teacher` into `distill.student`; returns the summary (with a
+    `distillation` section: student vs teacher)."""
+    d = cfg.distill
+    teacher_dir, teacher, teacher_labels = load_teacher(d.teacher)
+    _check_same_split(cfg, str(d.teacher), session.log)
+    data = prepare_data(cfg.data, cfg.seed)
+    _check_labels(cfg, str(d.teacher), teacher_labels, data.label_names)
+    tokenizer = load_tokenizer(teacher_dir)
+    encoded = encode_splits(tokenizer, data, cfg.model.max_length)
+    report_data(data, encoded, cfg.model.max_length, session.log)
+    distill = Distill(teacher, teacher_labels, d.temperature, d.alpha, d.hidden_weight)
+    model = _student(cfg, teacher_dir, tokenizer, data.label_names)
+    session.log(
         f"student {d.student}: {model.config.num_hidden_layers} layers, "
         f"{count_parameters(model)[0] / 1e6:.1f}M parameters; teacher "
         f"{teacher.config.num_hidden_layers} layers, {count_parameters(teacher)[0] / 1e6:.1f}M"
     )
-
-    run_dir = create_run_dir(cfg, "distill")
-    if is_main_process():
-        save_config(cfg, run_dir / "config.yaml")
-    train_data, cache_seconds = _train_batches(cfg, distill, encoded, log)
-    training = build_training(cfg, model, len(train_data.epoch_batches(0)), techniques)
-    summary = _train_and_finish(
-        cfg, run_dir, task, tokenizer, data, encoded, train_data, training,
-        started=started, previous_seconds=0.0, log=log, live=live_progress,
-    )  # fmt: skip
-    if "process_index" in summary or len(encoded["test"]) == 0:
-        return summary
-    student = task.model
-    comparison = compare_with_teacher(
-        cfg, student, distill, encoded["test"], run_dir / "model", teacher_dir
+    train_data, cache_seconds = _train_batches(cfg, distill, encoded, session.log)
+    # Distillation wraps last: it strips `teacher_logits` before any other wrapper sees them.
+    trained = session.train(
+        model,
+        classify_task_factory(cfg, data.label_names, encoded["train"].labels or []),
+        train_data,
+        evaluate=validation_evaluator(encoded["validation"], cfg.eval.batch_size, data.label_names),
+        techniques=[distill],
     )
-    summary.pop("run_dir")
-    summary["recipe"] = "distill"
-    summary["distillation"] = {**comparison, "teacher_cache_seconds": cache_seconds}
-    write_json_atomic(run_dir / "summary.json", summary)
-    # Written again with the comparison; the first write already announced its path.
-    try_write_report(run_dir, lambda line: None if line.startswith("report: ") else log(line))
-    summary["run_dir"] = str(run_dir)
+    if not trained.main_process:
+        return {}
+    session.save_model(trained.model, tokenizer)
+    summary = classifier_summary(cfg, trained, data, encoded)
+    if len(encoded["test"]) > 0:
+        comparison = compare_with_teacher(
+            cfg, trained.model, distill, encoded["test"], session.run_dir / "model", teacher_dir
+        )
+        summary["distillation"] = {**comparison, "teacher_cache_seconds": cache_seconds}
     return summary
 
 
 def _train_batches(
-    cfg: DistillConfig, distill: Distill, encoded: dict[str, EncodedSplit], log: Any
+    cfg: Any, distill: Distill, encoded: dict[str, EncodedSplit], log: Any
 ) -> tuple[TrainBatches, float | None]:
     """Plain training batches, or batches carrying cached teacher logits (cache_teacher), and
     the seconds spent caching (None when the teacher runs on the fly)."""

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from pretune.catalog.fewshot import TransferSettings
+from pretune.catalog.metalearn import MetalearnConfig
 from pretune.errors import ConfigError
 from pretune.process_state import leaves_process_as_found
-from pretune.recipes.fewshot_config import FewshotConfig, TransferConfig
-from pretune.recipes.metalearn_config import MetalearnConfig
 from pretune.report.transfer_page import write_outputs
 from pretune.transfer.data import Corpus, load_seeded_corpus
 from pretune.transfer.draws import draw_seed, frozen_embeddings
@@ -36,7 +36,7 @@ from pretune.transfer.results import aggregate, open_run
 __all__ = ["run_fewshot"]
 
 
-def _episodic_protonet(cfg: FewshotConfig) -> EpisodicProtonet:
+def _episodic_protonet(cfg: Any) -> EpisodicProtonet:
     """ProtoNet with a projection head trained on episodes drawn from the shots alone (half of
     each class as support, the rest as query); the test rows are then classified by nearest
     prototype of all the shots in the projected space."""
@@ -49,7 +49,10 @@ def _episodic_protonet(cfg: FewshotConfig) -> EpisodicProtonet:
                 "protonet_episodes needs shots >= 2 (a support and a query per class)"
             )
         k = len(corpus.label_names)
-        shared = cfg.model_dump(include=set(TransferConfig.model_fields))
+        # What the meta-learning schema shares with few-shot's: the run fields, the transfer
+        # settings and the data/model/train/eval/techniques sections.
+        keys = {"name", "output_dir", "seed", "data", "model", "train", "eval", "techniques"}
+        shared = cfg.model_dump(include=keys | set(TransferSettings.model_fields))
         mcfg = MetalearnConfig.model_validate(
             {**shared, "method": "protonet", "ways": k, "held_out": 2, "shots": cfg.shots // 2,
              "queries": cfg.shots - cfg.shots // 2, "episodes": cfg.protonet_episodes,
@@ -63,7 +66,7 @@ def _episodic_protonet(cfg: FewshotConfig) -> EpisodicProtonet:
     return predict
 
 
-def _summary(cfg: FewshotConfig, corpus: Corpus, per_draw: list[dict[str, Any]]) -> dict:
+def _summary(cfg: Any, corpus: Corpus, per_draw: list[dict[str, Any]]) -> dict:
     methods = list(dict.fromkeys(m for m in (cfg.method, "logreg") if m in per_draw[0]))
     return {
         "task": "fewshot",
@@ -79,7 +82,7 @@ def _summary(cfg: FewshotConfig, corpus: Corpus, per_draw: list[dict[str, Any]])
 
 
 @leaves_process_as_found()
-def run_fewshot(cfg: FewshotConfig, *, log: Any = print) -> dict[str, Any]:
+def run_fewshot(cfg: Any, *, log: Any = print) -> dict[str, Any]:
     """Score `cfg.method` (and the logreg baseline) over `cfg.draws` draws; returns the summary."""
     started = time.perf_counter()
     corpus = load_seeded_corpus(cfg)

@@ -22,13 +22,13 @@ from pretune.errors import ConfigError
 from pretune.files import write_json_atomic
 from pretune.models.load import load_tokenizer, resolve_model_path
 from pretune.process_state import leaves_process_as_found
-from pretune.recipes.finetune import build_model_and_task
+from pretune.recipes.finetune import build_classifier, classify_task_factory
 from pretune.train.batch_size import find_batch_size as fit_batch_size
 from pretune.train.batch_size import training_probe
 from pretune.train.callbacks import Progress
 from pretune.train.loop import LoopPlan, fit
 from pretune.train.run_folder import create_run_dir
-from pretune.train.session import build_training, set_determinism
+from pretune.train.setup import build_training, prepare_techniques, set_determinism
 
 __all__ = ["lr_sweep", "plot_lr_find", "run_lr_find", "smooth_losses", "suggest_lr"]
 
@@ -135,7 +135,11 @@ def run_lr_find(
     model_path = resolve_model_path(cfg.model.init_from)
     data = prepare_data(cfg.data, cfg.seed)
     encoded = encode_splits(load_tokenizer(model_path), data, cfg.model.max_length)
-    model, techniques, task = build_model_and_task(cfg, model_path, data, encoded)
+    model = build_classifier(cfg, model_path, data.label_names)
+    techniques, model = prepare_techniques(cfg, model)  # the same model finetune would train
+    task = classify_task_factory(cfg, data.label_names, encoded["train"].labels or [])(model)
+    for technique in techniques:
+        task = technique.wrap_task(task)
     accelerator = Accelerator(mixed_precision=cfg.train.mixed_precision)
     if find_batch_size is not None:
         model.to(accelerator.device)

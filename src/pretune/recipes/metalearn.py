@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from pretune.process_state import leaves_process_as_found
-from pretune.recipes.metalearn_config import MetalearnConfig
 from pretune.report.transfer_page import write_outputs
 from pretune.transfer.data import load_seeded_corpus
 from pretune.transfer.draws import frozen_embeddings, sample_pool
@@ -31,7 +30,7 @@ from pretune.transfer.results import aggregate, open_run
 __all__ = ["run_metalearn"]
 
 
-def _notes(cfg: MetalearnConfig, rotations: int) -> list[str]:
+def _notes(cfg: Any, rotations: int) -> list[str]:
     return [
         f"meta: projection head meta-trained with {cfg.method} on the other classes, then "
         "adapted to the held-out ones; untrained_head: the same head and adaptation without "
@@ -42,7 +41,7 @@ def _notes(cfg: MetalearnConfig, rotations: int) -> list[str]:
 
 
 @leaves_process_as_found()
-def run_metalearn(cfg: MetalearnConfig, *, log: Any = print) -> dict[str, Any]:
+def run_metalearn(cfg: Any, *, log: Any = print) -> dict[str, Any]:
     """Meta-train per held-out set, adapt to the held-out classes; returns the summary."""
     started = time.perf_counter()
     corpus = load_seeded_corpus(cfg)

@@ -5,19 +5,17 @@
 
 Evaluation is per word: the prediction for a word is its first sub-token's, a word cut off by
 `model.max_length` counts as predicted `O`, and entities are scored as seqeval does
-(`evaluate/seqeval.py`). `predict_entities` returns character spans on the original text.
+(`metrics/seqeval.py`). `predict_entities` returns character spans on the original text.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from pretune.config import save_config
 from pretune.data.batching import inference_batches
 from pretune.data.conll import (
     EncodedNer,
@@ -31,21 +29,17 @@ from pretune.data.conll import (
 )
 from pretune.data.encode import TrainBatches
 from pretune.errors import DataError
-from pretune.evaluate.seqeval import Chunking, entity_scores
-from pretune.files import write_json_atomic
+from pretune.metrics.seqeval import Chunking, entity_scores
 from pretune.models.load import load_tokenizer, resolve_model_path
-from pretune.process_state import leaves_process_as_found
-from pretune.recipes.ner_config import NerConfig
-from pretune.recipes.qa_ner_shared import load_head_model, train_to_best
-from pretune.report import try_write_report
+from pretune.models.settings import load_head_model
+from pretune.recipes._runner import recipe
 from pretune.tasks.ner import NerTask
-from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
-from pretune.train.session import save_final_model, set_determinism
+from pretune.train.session import Session
 
 __all__ = ["evaluate_ner", "load_ner_run", "predict_entities", "predict_tags", "run_ner"]
 
 
-def prepare_ner_data(cfg: NerConfig) -> dict[str, list[NerExample]]:
+def prepare_ner_data(cfg: Any) -> dict[str, list[NerExample]]:
     """Train/validation/test examples from data.source (+ optional separate files)."""
     d, n = cfg.data, cfg.ner
     examples = load_ner_source(d.source, n.token_column, n.tag_column)
@@ -118,23 +112,22 @@ def _flat(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if k != "per_type"}
 
 
-@leaves_process_as_found()
-def run_ner(
-    cfg: NerConfig,
-    *,
-    resume: Path | None = None,
-    recipe: str = "ner",
-    log: Any = print,
-    live_progress: bool | None = None,
-    extra_handlers: Sequence[Any] = (),
-) -> dict[str, Any]:
-    """Train a token classifier, test it, save `model/`, `summary.json` and the report."""
+def _ner_test(cfg: Any, trained: Any, encoded: dict, splits: dict, labels: list[str]) -> dict:
+    if not splits["test"]:
+        return {}
+    test = evaluate_ner(trained.model, encoded["test"], splits["test"], labels,
+                        cfg.eval.batch_size, trained.device, cfg.ner.chunking)  # fmt: skip
+    # Report sections read test.per_class; micro_f1 is the entity-level micro F1.
+    test["per_class"] = test.pop("per_type")
+    test["micro_f1"] = test["f1"]
+    return test
+
+
+@recipe("ner")
+def run_ner(cfg: Any, session: Session) -> dict[str, Any]:
+    """Train a token classifier, test it, save `model/`; returns the summary."""
     from transformers import AutoModelForTokenClassification
 
-    started = time.perf_counter()
-    if resume is not None:
-        cfg = open_run_for_resume(resume, schema=NerConfig)  # type: ignore[assignment]
-    set_determinism(cfg)
     model_path = resolve_model_path(cfg.model.init_from)
     splits = prepare_ner_data(cfg)
     # Types seen only in validation/test still get outputs (they are scored, never predicted).
@@ -146,16 +139,13 @@ def run_ner(
         for key, exs in splits.items()
     }
     kinds = sorted({lab[2:] for lab in labels if lab != "O"})
-    log(
+    session.log(
         "splits: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items())
         + f" sentences; entity types: {', '.join(kinds)}"
     )  # fmt: skip
-    cut = encoded["train"].truncated_words
-    if cut:
-        log(f"note: {cut} training words fall beyond model.max_length={m.max_length} tokens")
+    if cut := encoded["train"].truncated_words:
+        session.log(f"note: {cut} training words fall beyond model.max_length={m.max_length}")
     model = load_head_model(AutoModelForTokenClassification, model_path, m, labels)
-    run_dir = resume if resume is not None else create_run_dir(cfg, recipe)
-    save_config(cfg, run_dir / "config.yaml")
     evaluate = None
     if splits["validation"]:
 
@@ -164,55 +154,24 @@ def run_ner(
                              cfg.eval.batch_size, device, n.chunking)  # fmt: skip
             return _flat(v)
 
-    rows = TrainBatches(encoded["train"], cfg.train.batch_size, cfg.seed, cfg.train.group_by_length)
-    trained, _ = train_to_best(
-        cfg, run_dir, model, lambda mod: NerTask(mod, labels, n.chunking), rows, evaluate,
-        recipe=recipe, resume=resume is not None, log=log, live=live_progress,
-        extra_handlers=extra_handlers,
+    t = cfg.train
+    trained = session.train(
+        model, lambda mod: NerTask(mod, labels, n.chunking),
+        TrainBatches(encoded["train"], t.batch_size, cfg.seed, t.group_by_length),
+        evaluate=evaluate,
     )  # fmt: skip
-    test: dict[str, Any] = {}
-    if splits["test"]:
-        test = evaluate_ner(trained.model, encoded["test"], splits["test"], labels,
-                            cfg.eval.batch_size, trained.device, n.chunking)  # fmt: skip
-        # Report sections read test.per_class; micro_f1 is the entity-level micro F1.
-        test["per_class"] = test.pop("per_type")
-        test["micro_f1"] = test["f1"]
-    save_final_model(trained.model, tokenizer, run_dir)
-    state = trained.state
-    summary = {
-        "recipe": recipe,
-        "task": "ner",
-        "labels": labels,
-        "entity_types": kinds,
-        "chunking": n.chunking,
-        "test": test,
-        "best_validation": {
-            "metric": cfg.eval.metric, "value": state.best_metric, "step": state.best_step,
-        },
-        "steps": state.step,
-        "epochs": round(state.epoch + state.batch_in_epoch / max(1, len(rows.epoch_batches(0))), 3),
+    if not trained.main_process:
+        return {}
+    session.save_model(trained.model, tokenizer)
+    return {
+        "task": "ner", "labels": labels, "entity_types": kinds, "chunking": n.chunking,
+        "test": _ner_test(cfg, trained, encoded, splits, labels),
         "data": {
             "sizes": {k: len(v) for k, v in splits.items()},
             "words": {k: sum(len(ex.words) for ex in v) for k, v in splits.items()},
             "truncated_words": {k: e.truncated_words for k, e in encoded.items()},
         },
-        "timing": {
-            "train_seconds": round(trained.train_seconds, 2),
-            "total_seconds": round(time.perf_counter() - started, 2),
-            "train_examples_per_s": round(
-                state.examples_seen / max(trained.train_seconds, 1e-9), 2
-            ),
-        },
-        "environment": environment(),
     }  # fmt: skip
-    write_json_atomic(run_dir / "summary.json", summary)
-    try_write_report(run_dir, log)
-    summary["run_dir"] = str(run_dir)
-    return summary
-
-
-# ---------------------------------------------------------------------------------------------
-# Prediction
 
 
 def load_ner_run(run_dir: Path) -> tuple[Any, Any, list[str], Chunking, int]:

@@ -12,20 +12,16 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pretune.config import save_config
-from pretune.data.batching import inference_batches
 from pretune.data.clean import clean_dataset
 from pretune.data.masking import CausalLabels, MLMMasking
 from pretune.data.packing import (
     LMSplit,
     LMTrainBatches,
     Prepare,
-    batch_generator,
     encode_documents,
     pack_documents,
     padding_fraction,
@@ -33,39 +29,25 @@ from pretune.data.packing import (
 from pretune.data.sources import load_source
 from pretune.data.split import split_dataset
 from pretune.errors import ConfigError, DataError
+from pretune.evaluate.lm import evaluate_lm
 from pretune.files import write_json_atomic
-from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_model_path
+from pretune.models.load import load_tokenizer, resolve_model_path
 from pretune.models.presets import build_lm, load_lm
-from pretune.process_state import leaves_process_as_found
-from pretune.recipes.pretrain_config import PretrainConfig
-from pretune.report import try_write_report
+from pretune.models.settings import apply_model_settings
+from pretune.recipes._runner import recipe
 from pretune.tasks.clm import CLMTask
 from pretune.tasks.mlm import MLMTask
 from pretune.tokenization.train import measure_tokenizer, train_tokenizer
-from pretune.train.loop import fit
-from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
-from pretune.train.session import (
-    bind_task_model,
-    build_training,
-    export_model,
-    make_accelerator,
-    prepare_techniques,
-    resume_training,
-    save_final_model,
-    set_determinism,
-    standard_handlers,
-)
+from pretune.train.session import Session
 
-__all__ = ["PretrainConfig", "build_lm_split", "evaluate_lm", "load_texts", "run_pretrain"]
-
-_EVAL_EPOCH = 1_000_000  # validation masks come from their own (fixed) random stream
+__all__ = ["build_lm_split", "load_texts", "run_pretrain"]
 
 
 # ---------------------------------------------------------------------------------------------
 # Data
 
 
-def _texts(cfg: PretrainConfig, source: str, labels: bool = False) -> Any:
+def _texts(cfg: Any, source: str, labels: bool = False) -> Any:
     """The cleaned corpus; with `labels`, the label column too when the source has one."""
     d = cfg.data
 
@@ -100,7 +82,7 @@ def _texts(cfg: PretrainConfig, source: str, labels: bool = False) -> Any:
     return dataset
 
 
-def load_texts(cfg: PretrainConfig) -> dict[str, list[str]]:
+def load_texts(cfg: Any) -> dict[str, list[str]]:
     """Train and validation texts (labels ignored); a DataError for an empty corpus.
 
     With `data.test_fraction > 0` the split is the one `pretune finetune` makes with the same
@@ -159,7 +141,7 @@ def build_lm_split(
     return LMSplit(rows, flags, pad)
 
 
-def _prepare_batches(cfg: PretrainConfig, tokenizer: Any) -> Prepare:
+def _prepare_batches(cfg: Any, tokenizer: Any) -> Prepare:
     if cfg.objective == "clm":
         return CausalLabels()
     if tokenizer.mask_token_id is None:
@@ -180,7 +162,7 @@ def _prepare_batches(cfg: PretrainConfig, tokenizer: Any) -> Prepare:
 # Tokenizer and model
 
 
-def _tokenizer(cfg: PretrainConfig, run_dir: Path, texts: list[str], log: Any) -> tuple[Any, dict]:
+def _tokenizer(cfg: Any, run_dir: Path, texts: list[str], log: Any) -> tuple[Any, dict]:
     """The run's tokenizer, and the held-out report when it was trained here."""
     saved = run_dir / "tokenizer"
     if saved.is_dir():  # resuming: the tokenizer this run trained, and its report
@@ -211,7 +193,7 @@ def _tokenizer(cfg: PretrainConfig, run_dir: Path, texts: list[str], log: Any) -
     return tokenizer, report
 
 
-def _model(cfg: PretrainConfig, tokenizer: Any, log: Any) -> Any:
+def _model(cfg: Any, tokenizer: Any, log: Any) -> Any:
     if cfg.model.init_from:
         path = resolve_model_path(cfg.model.init_from)
         return load_lm(path, cfg.objective, tokenizer, cfg.model.max_length, log)
@@ -222,154 +204,58 @@ def _model(cfg: PretrainConfig, tokenizer: Any, log: Any) -> Any:
 # The run
 
 
-def evaluate_lm(
-    task: Any, split: LMSplit, prepare: Prepare, batch_size: int, seed: int, device: Any
-) -> dict[str, Any]:
-    """Token-level loss, accuracy and perplexity on `split`, batch by batch (fixed masks)."""
-    import torch
-
-    model = task.model
-    was_training = model.training
-    model.eval()
-    metrics = task.new_metrics()
-    for position, indices in enumerate(inference_batches(split.lengths, batch_size)):
-        batch = prepare(split.load(indices), batch_generator(seed, _EVAL_EPOCH, position))
-        with torch.inference_mode():
-            metrics.update(task({k: v.to(device) for k, v in batch.items()}))
-    model.train(was_training)
-    return metrics.compute()
+def _report_split(
+    cfg: Any, texts: dict[str, list[str]], splits: dict[str, LMSplit], padding: float, log: Any
+) -> None:
+    log(
+        f"{cfg.objective}: {len(texts['train'])} documents -> {len(splits['train'])} rows of "
+        f"<= {cfg.model.max_length} tokens "
+        f"({'packed' if cfg.pretrain.packing else 'unpacked'}), padding {padding:.1%}"
+    )  # fmt: skip
 
 
-@leaves_process_as_found()
-def run_pretrain(
-    cfg: PretrainConfig,
-    *,
-    resume: Path | None = None,
-    recipe: str = "pretrain",
-    log: Any = print,
-    live_progress: bool | None = None,
-    extra_handlers: Sequence[Any] = (),
-) -> dict[str, Any]:
-    """Pre-train, save `model/` (+ tokenizer) and `summary.json`; returns the summary.
-
-    Args:
-        cfg: the run config (ignored when resuming: the run's saved config is used).
-        resume: an unfinished run folder to continue from its newest intact checkpoint.
-        recipe: the name used for new run folders.
-        log: where progress messages go (a print-like function).
-        live_progress: force the live progress bar on/off (default: only on a terminal).
-        extra_handlers: more loop handlers, called after the standard ones (e.g. in tests).
-    """
-    started = time.perf_counter()
-    _quiet_transformers()
-    if resume is not None:
-        cfg = open_run_for_resume(resume, schema=PretrainConfig)  # type: ignore[assignment]
-    set_determinism(cfg)
+@recipe("pretrain")
+def run_pretrain(cfg: Any, session: Session) -> dict[str, Any]:
+    """Pre-train, save `model/` (+ tokenizer); returns the summary."""
     if cfg.model.init_from:
         resolve_model_path(cfg.model.init_from)  # fail fast, before data work
     texts = load_texts(cfg)
-    run_dir = resume if resume is not None else create_run_dir(cfg, recipe)
-    save_config(cfg, run_dir / "config.yaml")
-    tokenizer, tokenizer_report = _tokenizer(cfg, run_dir, texts["train"], log)
+    tokenizer, tokenizer_report = _tokenizer(cfg, session.run_dir, texts["train"], session.log)
     m = cfg.model
     splits = {
         key: build_lm_split(tokenizer, t, cfg.objective, m.max_length, cfg.pretrain.packing)
         for key, t in texts.items()
         if t
     }
-    model = _model(cfg, tokenizer, log)
-    if m.freeze_embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
-    techniques, model = prepare_techniques(cfg, model)
-    task: Any = (MLMTask if cfg.objective == "mlm" else CLMTask)(model)
-    for technique in techniques:
-        task = technique.wrap_task(task)
+    model = apply_model_settings(_model(cfg, tokenizer, session.log), m)
     prepare = _prepare_batches(cfg, tokenizer)
     train_data = LMTrainBatches(
         splits["train"], cfg.train.batch_size, cfg.seed, prepare, cfg.train.group_by_length
     )
     padding = padding_fraction(splits["train"], train_data.epoch_batches(0))
-    log(
-        f"{cfg.objective}: {len(texts['train'])} documents -> {len(splits['train'])} rows of "
-        f"<= {m.max_length} tokens ({'packed' if cfg.pretrain.packing else 'unpacked'}), "
-        f"padding {padding:.1%}"
-    )
-    training = build_training(cfg, model, len(train_data.epoch_batches(0)), techniques)
-    previous_seconds = 0.0
-    if resume is not None:
-        previous_seconds = resume_training(training, run_dir, recipe, log).get("train_seconds", 0.0)
-
-    state = training.state
-    accelerator = make_accelerator(cfg)
-    state.model, state.optimizer = accelerator.prepare(state.model, state.optimizer)
-    bind_task_model(task, state.model)  # DDP-wrapped when several processes run
-    train_started = time.perf_counter()
-
-    def elapsed() -> dict[str, float]:
-        return {"train_seconds": previous_seconds + time.perf_counter() - train_started}
-
-    handlers = standard_handlers(
-        cfg, run_dir, training, has_validation=False, elapsed=elapsed, live=live_progress
-    ) + list(extra_handlers)
+    _report_split(cfg, texts, splits, padding, session.log)
     evaluate = None
     if "validation" in splits:
 
-        def evaluate() -> dict[str, Any]:
+        def evaluate(task: Any, device: Any) -> dict[str, Any]:
             return evaluate_lm(
-                task,
-                splits["validation"],
-                prepare,
-                cfg.eval.batch_size,
-                cfg.seed,
-                accelerator.device,
+                task, splits["validation"], cfg.eval.batch_size, device, prepare, cfg.seed
             )
 
-    fit(state, task, train_data, training.plan, accelerator, handlers, evaluate)
-    train_seconds = elapsed()["train_seconds"]
-    model = export_model(accelerator.unwrap_model(state.model), training.techniques)
-    save_final_model(model, tokenizer, run_dir)
-    data = {
-        "documents": {key: len(t) for key, t in texts.items()},
-        "rows": {key: len(split) for key, split in splits.items()},
-        "packing": cfg.pretrain.packing,
-        "padding_fraction": round(padding, 4),
-        "dropped_tail_tokens": splits["train"].dropped_tokens,
-    }
-    summary = _summary(
-        cfg,
-        state,
-        model,
-        data,
-        tokenizer_report or {"vocab_size": len(tokenizer)},
-        train_seconds,
-        started,
-    )
-    write_json_atomic(run_dir / "summary.json", summary)
-    try_write_report(run_dir, log)  # never raises: a failed report must not lose the run
-    summary["run_dir"] = str(run_dir)
-    return summary
-
-
-def _summary(
-    cfg: PretrainConfig,
-    state: Any,
-    model: Any,
-    data: dict[str, Any],
-    tokenizer_report: dict[str, Any],
-    train_seconds: float,
-    started: float,
-) -> dict[str, Any]:
+    task_class = MLMTask if cfg.objective == "mlm" else CLMTask
+    trained = session.train(model, task_class, train_data, evaluate=evaluate)
+    if not trained.main_process:
+        return {}
+    session.save_model(trained.model, tokenizer)
     return {
         "task": cfg.objective,
-        "validation": dict(state.eval_metrics),
-        "steps": state.step,
-        "data": data,
-        "tokenizer": tokenizer_report,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "timing": {
-            "train_seconds": round(train_seconds, 2),
-            "total_seconds": round(time.perf_counter() - started, 2),
-            "real_tokens_per_s": round(state.tokens_seen / max(train_seconds, 1e-9), 1),
+        "data": {
+            "documents": {key: len(t) for key, t in texts.items()},
+            "rows": {key: len(split) for key, split in splits.items()},
+            "packing": cfg.pretrain.packing,
+            "padding_fraction": round(padding, 4),
+            "dropped_tail_tokens": splits["train"].dropped_tokens,
         },
-        "environment": environment(),
+        "tokenizer": tokenizer_report or {"vocab_size": len(tokenizer)},
+        "parameters": sum(p.numel() for p in trained.model.parameters()),
     }

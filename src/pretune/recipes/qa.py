@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Any
 
 import torch
 
-from pretune.config import save_config
 from pretune.data.batching import inference_batches
 from pretune.data.encode import TrainBatches
 from pretune.data.squad import (
@@ -30,21 +28,17 @@ from pretune.data.squad import (
     split_by_context,
 )
 from pretune.errors import CheckpointError, DataError
-from pretune.evaluate.squad import squad_scores
-from pretune.files import write_json_atomic
+from pretune.metrics.squad import squad_scores
 from pretune.models.load import load_tokenizer, resolve_model_path
-from pretune.process_state import leaves_process_as_found
-from pretune.recipes.qa_config import QaConfig
-from pretune.recipes.qa_ner_shared import load_head_model, train_to_best
-from pretune.report import try_write_report
+from pretune.models.settings import load_head_model
+from pretune.recipes._runner import recipe
 from pretune.tasks.qa import QATask
-from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
-from pretune.train.session import save_final_model, set_determinism
+from pretune.train.session import Session
 
 __all__ = ["evaluate_qa", "predict_answers", "predict_spans", "prepare_qa_data", "run_qa"]
 
 
-def prepare_qa_data(cfg: QaConfig) -> dict[str, list[QAExample]]:
+def prepare_qa_data(cfg: Any) -> dict[str, list[QAExample]]:
     d = cfg.data
     per = cfg.qa.max_questions_per_context
     examples = load_qa_source(d.source, per)
@@ -98,7 +92,7 @@ def evaluate_qa(
     model: Any,
     encoded: EncodedQA,
     examples: Sequence[QAExample],
-    cfg: QaConfig,
+    cfg: Any,
     device: Any,
 ) -> dict[str, Any]:
     """SQuAD exact match and F1 (percent) over questions, plus the window loss."""
@@ -109,23 +103,11 @@ def evaluate_qa(
     return {**scores, "loss": loss, "windows": len(encoded)}
 
 
-@leaves_process_as_found()
-def run_qa(
-    cfg: QaConfig,
-    *,
-    resume: Path | None = None,
-    recipe: str = "qa",
-    log: Any = print,
-    live_progress: bool | None = None,
-    extra_handlers: Sequence[Any] = (),
-) -> dict[str, Any]:
-    """Train a span-extraction model, test it, save `model/`, `summary.json` and the report."""
+@recipe("qa")
+def run_qa(cfg: Any, session: Session) -> dict[str, Any]:
+    """Train a span-extraction model, test it, save `model/`; returns the summary."""
     from transformers import AutoModelForQuestionAnswering
 
-    started = time.perf_counter()
-    if resume is not None:
-        cfg = open_run_for_resume(resume, schema=QaConfig)  # type: ignore[assignment]
-    set_determinism(cfg)
     model_path = resolve_model_path(cfg.model.init_from)
     splits = prepare_qa_data(cfg)
     tokenizer = load_tokenizer(model_path)
@@ -133,13 +115,11 @@ def run_qa(
     encoded = {k: encode_qa(tokenizer, exs, m.max_length, cfg.qa.stride)
                for k, exs in splits.items()}  # fmt: skip
     with_answer = sum(s > 0 for s in encoded["train"].starts)
-    log(
+    session.log(
         "splits: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + " questions; "
         f"{len(encoded['train'])} training windows ({with_answer} hold their answer)"
     )  # fmt: skip
     model = load_head_model(AutoModelForQuestionAnswering, model_path, m, None)
-    run_dir = resume if resume is not None else create_run_dir(cfg, recipe)
-    save_config(cfg, run_dir / "config.yaml")
     evaluate = None
     if splits["validation"]:
 
@@ -147,44 +127,27 @@ def run_qa(
             return evaluate_qa(task.model, encoded["validation"], splits["validation"], cfg,
                                device)  # fmt: skip
 
-    rows = TrainBatches(encoded["train"], cfg.train.batch_size, cfg.seed, cfg.train.group_by_length)
-    trained, _ = train_to_best(
-        cfg, run_dir, model, QATask, rows, evaluate, recipe=recipe, resume=resume is not None,
-        log=log, live=live_progress, extra_handlers=extra_handlers,
+    t = cfg.train
+    trained = session.train(
+        model, QATask, TrainBatches(encoded["train"], t.batch_size, cfg.seed, t.group_by_length),
+        evaluate=evaluate,
     )  # fmt: skip
+    if not trained.main_process:
+        return {}
     test: dict[str, Any] = {}
     if splits["test"]:
         test = evaluate_qa(trained.model, encoded["test"], splits["test"], cfg, trained.device)
-    save_final_model(trained.model, tokenizer, run_dir)
-    state = trained.state
-    summary = {
-        "recipe": recipe,
+    session.save_model(trained.model, tokenizer)
+    return {
         "task": "qa",
         "source": cfg.data.source,
         "test": test,
-        "best_validation": {
-            "metric": cfg.eval.metric, "value": state.best_metric, "step": state.best_step,
-        },
-        "steps": state.step,
-        "epochs": round(state.epoch + state.batch_in_epoch / max(1, len(rows.epoch_batches(0))), 3),
         "data": {
             "sizes": {k: len(v) for k, v in splits.items()},
             "windows": {k: len(e) for k, e in encoded.items()},
             "train_windows_with_answer": with_answer,
         },
-        "timing": {
-            "train_seconds": round(trained.train_seconds, 2),
-            "total_seconds": round(time.perf_counter() - started, 2),
-            "train_examples_per_s": round(
-                state.examples_seen / max(trained.train_seconds, 1e-9), 2
-            ),
-        },
-        "environment": environment(),
-    }  # fmt: skip
-    write_json_atomic(run_dir / "summary.json", summary)
-    try_write_report(run_dir, log)
-    summary["run_dir"] = str(run_dir)
-    return summary
+    }
 
 
 def predict_answers(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import random
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,37 +22,24 @@ from typing import Any
 
 import torch
 
-from pretune.config import save_config
+from pretune.catalog.rl import check_rl_config
 from pretune.data.batching import epoch_batches
 from pretune.data.readers import read_json_rows, read_text_file
 from pretune.data.sources import load_source
 from pretune.errors import DataError
-from pretune.files import write_json_atomic
-from pretune.process_state import leaves_process_as_found
-from pretune.recipes.rl_config import RLConfig, check_rl_config
+from pretune.models.settings import apply_model_settings
+from pretune.recipes._runner import recipe
 from pretune.recipes.sft import load_causal_lm
-from pretune.report import try_write_report
 from pretune.report.run_data import read_records
-from pretune.rl.log import RLLog, append_record
+from pretune.rl.log import RLLog
 from pretune.rl.policy_gradient import PolicyGradientTask
 from pretune.rl.rewards import build_reward
 from pretune.rl.sampling import disable_dropout, left_pad
 from pretune.tasks.sft import render_chat
-from pretune.train.loop import fit
-from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
-from pretune.train.session import (
-    bind_task_model,
-    build_training,
-    export_model,
-    make_accelerator,
-    prepare_techniques,
-    resume_training,
-    save_final_model,
-    set_determinism,
-    standard_handlers,
-)
+from pretune.train.session import Session
+from pretune.train.setup import innermost_task
 
-__all__ = ["PromptData", "RLConfig", "evaluate_rl", "load_prompts", "run_rl"]
+__all__ = ["PromptData", "evaluate_rl", "load_prompts", "run_rl"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,7 +50,7 @@ def _first_words(text: str, n: int) -> str:
     return " ".join(text.split()[:n])
 
 
-def load_prompts(cfg: RLConfig) -> list[str]:
+def load_prompts(cfg: Any) -> list[str]:
     """Prompt texts: a JSONL/JSON file's `rl.prompt_field`, a TXT file's lines, or the first
     `rl.prompt_words` words of each text of any other source (e.g. bbc)."""
     source = cfg.data.source
@@ -148,7 +134,7 @@ def evaluate_rl(task: PolicyGradientTask, data: PromptData, seed: int, device: A
     return metrics.compute()
 
 
-def _split_prompts(prompts: list[str], cfg: RLConfig) -> tuple[list[str], list[str]]:
+def _split_prompts(prompts: list[str], cfg: Any) -> tuple[list[str], list[str]]:
     order = list(range(len(prompts)))
     random.Random(cfg.seed).shuffle(order)
     n_eval = min(cfg.rl.eval_prompts, max(0, len(prompts) - cfg.train.batch_size))
@@ -181,143 +167,86 @@ def _summary_stats(history: list[dict[str, Any]]) -> tuple[dict, dict]:
     return reward, kl
 
 
-@leaves_process_as_found()
-def run_rl(
-    cfg: RLConfig,
-    *,
-    resume: Path | None = None,
-    recipe: str = "rl",
-    log: Any = print,
-    live_progress: bool | None = None,
-    extra_handlers: Sequence[Any] = (),
-) -> dict[str, Any]:
-    """RL fine-tune `model.init_from` against `reward:`; saves `model/` and `summary.json`.
+class _ReferenceOnDevice:
+    """Moves the frozen reference policy to the device the policy trains on."""
 
-    Args:
-        cfg: the run config (ignored with `resume`: the run's saved config is used).
-        resume: an unfinished run folder to continue from its newest intact checkpoint.
-        recipe: the name used for the run folder.
-        log: where progress messages go (a print-like function).
-        live_progress: force the live progress bar on/off (default: only on a terminal).
-        extra_handlers: more loop handlers, called after the standard ones (e.g. in tests).
-    """
-    started = time.perf_counter()
-    if resume is not None:
-        cfg = open_run_for_resume(resume, schema=RLConfig)  # type: ignore[assignment]
+    def __init__(self, reference: torch.nn.Module) -> None:
+        self.reference = reference
+
+    def fit_start(self, state: Any) -> None:
+        self.reference.to(next(state.model.parameters()).device)
+
+
+def _chat(cfg: Any, tokenizer: Any) -> bool:
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    chat = has_template if cfg.rl.chat_template is None else cfg.rl.chat_template
+    if chat and not has_template:
+        raise DataError("rl.chat_template=true but the policy's tokenizer has no chat template")
+    return chat
+
+
+def _rl_summary(cfg: Any, session: Session, trained: Any) -> dict[str, Any]:
+    records = read_records(session.run_dir / "metrics.jsonl")
+    history = [r for r in records if r.get("split") == "rl"]
+    held = [r for r in records if r.get("split") == "validation"]
+    evaluation = {"start": held[0], "end": held[-1]} if held else {}
+    for record in evaluation.values():
+        record.pop("split", None)
+    reward_stats, kl_stats = _summary_stats(history)
+    t, r = cfg.train, cfg.rl
+    return {
+        "task": "rl",
+        "algorithm": "rloo",
+        "reward": {"kind": "classifier" if cfg.reward.classifier else "keywords",
+                   "label": cfg.reward.label, **reward_stats},
+        "kl": kl_stats,
+        "evaluation": evaluation,
+        "samples": trained.state.step * t.batch_size * r.samples_per_prompt * t.grad_accum,
+        "last_completions": innermost_task(trained.task).last_texts[:8],
+        "parameters": sum(p.numel() for p in trained.model.parameters()),
+    }  # fmt: skip
+
+
+@recipe("rl")
+def run_rl(cfg: Any, session: Session) -> dict[str, Any]:
+    """RL fine-tune `model.init_from` against `reward:`; saves `model/`; returns the summary."""
     check_rl_config(cfg)
-    set_determinism(cfg)
     reward = build_reward(cfg.reward)  # fail fast on a bad classifier/label, before sampling
     model, tokenizer, _ = load_causal_lm(cfg.model.init_from or "")
-    r = cfg.rl
-    chat = (
-        bool(getattr(tokenizer, "chat_template", None))
-        if r.chat_template is None
-        else r.chat_template
-    )
-    if chat and not getattr(tokenizer, "chat_template", None):
-        raise DataError("rl.chat_template=true but the policy's tokenizer has no chat template")
+    chat = _chat(cfg, tokenizer)
     train_prompts, held_prompts = _split_prompts(load_prompts(cfg), cfg)
     disable_dropout(model)
     reference = copy.deepcopy(model)
-    run_dir = resume if resume is not None else create_run_dir(cfg, recipe)
-    save_config(cfg, run_dir / "config.yaml")
-    techniques, model = prepare_techniques(cfg, model)
-    task: Any = PolicyGradientTask(
-        model,
-        reference,
-        reward,
-        tokenizer,
-        samples_per_prompt=r.samples_per_prompt,
-        max_new_tokens=r.max_new_tokens,
-        temperature=r.temperature,
-        top_k=r.top_k,
-        kl_coef=r.kl_coef,
-    )
-    for technique in techniques:
-        task = technique.wrap_task(task)
-    pad = tokenizer.pad_token_id
-    t = cfg.train
-    train_data = PromptData(
-        encode_prompts(tokenizer, train_prompts, chat), t.batch_size, cfg.seed, pad
-    )
-    held_data = PromptData(
-        encode_prompts(tokenizer, held_prompts, chat), t.batch_size, cfg.seed, pad
-    )
-    log(
+    r, t, pad = cfg.rl, cfg.train, tokenizer.pad_token_id
+
+    def make_task(policy: Any) -> PolicyGradientTask:
+        return PolicyGradientTask(
+            policy, reference, reward, tokenizer, samples_per_prompt=r.samples_per_prompt,
+            max_new_tokens=r.max_new_tokens, temperature=r.temperature, top_k=r.top_k,
+            kl_coef=r.kl_coef,
+        )  # fmt: skip
+
+    def prompt_data(prompts: list[str]) -> PromptData:
+        return PromptData(encode_prompts(tokenizer, prompts, chat), t.batch_size, cfg.seed, pad)
+
+    session.log(
         f"rl: {len(train_prompts)} training / {len(held_prompts)} held-out prompts, "
         f"{t.batch_size} prompts x {r.samples_per_prompt} samples per step, "
         f"{r.max_new_tokens} new tokens, kl_coef {r.kl_coef}" + (", chat template" if chat else "")
     )
-    training = build_training(cfg, model, len(train_data.epoch_batches(0)), techniques)
-    previous_seconds = 0.0
-    if resume is not None:
-        previous_seconds = resume_training(training, run_dir, recipe, log).get("train_seconds", 0.0)
-    state = training.state
-    accelerator = make_accelerator(cfg)
-    state.model, state.optimizer = accelerator.prepare(state.model, state.optimizer)
-    bind_task_model(task, state.model)
-    reference.to(accelerator.device)
-    inner = task
-    while "inner" in vars(inner):
-        inner = inner.inner
-
     evaluate = None
-    evaluation: dict[str, Any] = {}
     if held_prompts:
+        held = prompt_data(held_prompts)
 
-        def evaluate() -> dict[str, Any]:
-            return evaluate_rl(inner, held_data, cfg.seed, accelerator.device)
+        def evaluate(task: Any, device: Any) -> dict[str, Any]:
+            return evaluate_rl(innermost_task(task), held, cfg.seed, device)
 
-        logged = read_records(run_dir / "metrics.jsonl")  # a resumed run measured it already
-        before = [r for r in logged if r.get("split") == "validation" and r.get("step") == 0]
-        evaluation["start"] = before[0] if before else {**evaluate(), "step": 0}
-        if not before:
-            append_record(run_dir / "metrics.jsonl", {"split": "validation", **evaluation["start"]})
-        evaluation["start"].pop("split", None)
-        log(
-            f"held-out prompts before training: reward {evaluation['start']['reward']:.4f}, "
-            f"KL {evaluation['start']['kl']:.4f}"
-        )
-    train_started = time.perf_counter()
-
-    def elapsed() -> dict[str, float]:
-        return {"train_seconds": previous_seconds + time.perf_counter() - train_started}
-
-    rl_log = RLLog(run_dir / "metrics.jsonl")
-    rl_log.history = [r for r in read_records(run_dir / "metrics.jsonl") if r.get("split") == "rl"]
-    standard = standard_handlers(
-        cfg, run_dir, training, has_validation=False, elapsed=elapsed, live=live_progress
-    )
-    handlers = [*standard, rl_log, *extra_handlers]
-    fit(state, task, train_data, training.plan, accelerator, handlers, evaluate)
-    train_seconds = elapsed()["train_seconds"]
-    if held_prompts:
-        evaluation["end"] = dict(state.eval_metrics)
-    model = export_model(accelerator.unwrap_model(state.model), training.techniques)
-    save_final_model(model, tokenizer, run_dir)
-    reward_stats, kl_stats = _summary_stats(rl_log.history)
-    summary = {
-        "task": "rl",
-        "algorithm": "rloo",
-        "reward": {
-            "kind": "classifier" if cfg.reward.classifier else "keywords",
-            "label": cfg.reward.label,
-            **reward_stats,
-        },
-        "kl": kl_stats,
-        "evaluation": evaluation,
-        "validation": dict(state.eval_metrics),
-        "steps": state.step,
-        "samples": state.step * t.batch_size * r.samples_per_prompt * t.grad_accum,
-        "last_completions": inner.last_texts[:8],
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "timing": {
-            "train_seconds": round(train_seconds, 2),
-            "total_seconds": round(time.perf_counter() - started, 2),
-        },
-        "environment": environment(),
-    }
-    write_json_atomic(run_dir / "summary.json", summary)
-    try_write_report(run_dir, log)
-    summary["run_dir"] = str(run_dir)
-    return summary
+    handlers = [_ReferenceOnDevice(reference), RLLog(session.run_dir / "metrics.jsonl")]
+    trained = session.train(
+        apply_model_settings(model, cfg.model), make_task, prompt_data(train_prompts),
+        evaluate=evaluate, handlers=handlers, evaluate_first=True,
+    )  # fmt: skip
+    if not trained.main_process:
+        return {}
+    session.save_model(trained.model, tokenizer)
+    return _rl_summary(cfg, session, trained)

@@ -11,37 +11,22 @@ summary.json, report.html); `pretune generate <run> "prompt"` answers with the t
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pretune.config import save_config
-from pretune.data.batching import inference_batches
+from pretune.catalog.sft import check_sft_config
 from pretune.data.encode import TrainBatches
 from pretune.data.readers import read_json_rows
 from pretune.errors import ConfigError, DataError
-from pretune.files import write_json_atomic
+from pretune.evaluate.lm import evaluate_lm
 from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_model_path
-from pretune.process_state import leaves_process_as_found
-from pretune.recipes.sft_config import SFTConfig, check_sft_config
-from pretune.report import try_write_report
+from pretune.models.settings import apply_model_settings
+from pretune.recipes._runner import recipe
 from pretune.tasks.sft import SFTData, SFTTask, encode_conversation, ensure_chat_template
-from pretune.train.loop import fit
-from pretune.train.run_folder import create_run_dir, environment, open_run_for_resume
-from pretune.train.session import (
-    bind_task_model,
-    build_training,
-    export_model,
-    make_accelerator,
-    prepare_techniques,
-    resume_training,
-    save_final_model,
-    set_determinism,
-    standard_handlers,
-)
+from pretune.train.session import Session
 
-__all__ = ["SFTConfig", "load_causal_lm", "read_conversations", "run_sft"]
+__all__ = ["load_causal_lm", "read_conversations", "run_sft"]
 
 _ROLES = ("system", "user", "assistant")
 
@@ -179,21 +164,6 @@ def load_causal_lm(init_from: str, field: str = "model.init_from") -> tuple[Any,
 # The run
 
 
-def evaluate_sft(task: Any, data: SFTData, batch_size: int, device: Any) -> dict[str, Any]:
-    """Response-token loss, accuracy and perplexity on `data`."""
-    import torch
-
-    model = task.model
-    was_training = model.training
-    model.eval()
-    metrics = task.new_metrics()
-    for indices in inference_batches(data.lengths, batch_size):
-        with torch.inference_mode():
-            metrics.update(task({k: v.to(device) for k, v in data.load(indices).items()}))
-    model.train(was_training)
-    return metrics.compute()
-
-
 def _split(items: list, fraction: float, seed: int) -> tuple[list, list]:
     order = list(range(len(items)))
     random.Random(seed).shuffle(order)
@@ -202,52 +172,39 @@ def _split(items: list, fraction: float, seed: int) -> tuple[list, list]:
     return [items[i] for i in sorted(order[n_val:])], val
 
 
-@leaves_process_as_found()
-def run_sft(
-    cfg: SFTConfig,
-    *,
-    resume: Path | None = None,
-    recipe: str = "sft",
-    log: Any = print,
-    live_progress: bool | None = None,
-    extra_handlers: Sequence[Any] = (),
-) -> dict[str, Any]:
-    """Fine-tune a causal LM on conversations; saves `model/` and `summary.json`.
-
-    Args:
-        cfg: the run config (ignored with `resume`: the run's saved config is used).
-        resume: an unfinished run folder to continue from its newest intact checkpoint.
-        recipe: the name used for the run folder.
-        log: where progress messages go (a print-like function).
-        live_progress: force the live progress bar on/off (default: only on a terminal).
-        extra_handlers: more loop handlers, called after the standard ones (e.g. in tests).
-    """
-    started = time.perf_counter()
-    if resume is not None:
-        cfg = open_run_for_resume(resume, schema=SFTConfig)  # type: ignore[assignment]
-    check_sft_config(cfg)
-    set_determinism(cfg)
-    model, tokenizer, _ = load_causal_lm(cfg.model.init_from or "")
+def _conversation_splits(cfg: Any) -> tuple[list, list]:
+    """Training and validation conversations (a separate validation file, or a share)."""
     conversations = read_conversations(Path(cfg.data.source), cfg.sft, cfg.data.encoding_errors)
     if cfg.data.validation_file:
-        train_conv = conversations
-        val_conv = read_conversations(
-            Path(cfg.data.validation_file), cfg.sft, cfg.data.encoding_errors
-        )
+        path = Path(cfg.data.validation_file)
+        train, val = conversations, read_conversations(path, cfg.sft, cfg.data.encoding_errors)
     else:
-        train_conv, val_conv = _split(conversations, cfg.data.val_fraction, cfg.seed)
+        train, val = _split(conversations, cfg.data.val_fraction, cfg.seed)
     if cfg.data.max_train_examples:
-        train_conv = train_conv[: cfg.data.max_train_examples]
-    template = ensure_chat_template(tokenizer, cfg.sft.chat_template)
-    m = cfg.model
+        train = train[: cfg.data.max_train_examples]
+    return train, val
+
+
+def _check_length(model: Any, max_length: int) -> None:
     limit = getattr(model.config, "n_positions", None) or getattr(
         model.config, "max_position_embeddings", None
     )
-    if limit is not None and m.max_length > limit:
+    if limit is not None and max_length > limit:
         raise ConfigError(
-            f"model.max_length={m.max_length} exceeds the model's {limit} positions; set "
+            f"model.max_length={max_length} exceeds the model's {limit} positions; set "
             f"model.max_length={limit} or less"
         )
+
+
+@recipe("sft")
+def run_sft(cfg: Any, session: Session) -> dict[str, Any]:
+    """Fine-tune a causal LM on conversations; saves `model/`; returns the summary."""
+    check_sft_config(cfg)
+    model, tokenizer, _ = load_causal_lm(cfg.model.init_from or "")
+    train_conv, val_conv = _conversation_splits(cfg)
+    template = ensure_chat_template(tokenizer, cfg.sft.chat_template)
+    m = cfg.model
+    _check_length(model, m.max_length)
     train_rows, dropped = encode_all(tokenizer, train_conv, m.max_length)
     val_rows, val_dropped = encode_all(tokenizer, val_conv, m.max_length)
     if not train_rows:
@@ -255,70 +212,33 @@ def run_sft(
             f"no training conversation keeps a response token within model.max_length="
             f"{m.max_length}; raise it"
         )
-    run_dir = resume if resume is not None else create_run_dir(cfg, recipe)
-    save_config(cfg, run_dir / "config.yaml")
-    techniques, model = prepare_techniques(cfg, model)
-    task: Any = SFTTask(model)
-    for technique in techniques:
-        task = technique.wrap_task(task)
-    pad = tokenizer.pad_token_id
-    t = cfg.train
+    pad, t = tokenizer.pad_token_id, cfg.train
     train_data = TrainBatches(SFTData(train_rows, pad), t.batch_size, cfg.seed, t.group_by_length)
-    val_data = SFTData(val_rows, pad) if val_rows else None
     response_tokens = sum(sum(1 for x in lab[1:] if x != -100) for _, lab in train_rows)
-    log(
+    skipped = dropped + val_dropped
+    session.log(
         f"sft: {len(train_rows)} training / {len(val_rows)} validation conversations "
         f"({template} chat template), {response_tokens} response tokens to train on"
-        + (
-            f"; {dropped + val_dropped} dropped (no response within max_length)"
-            if dropped + val_dropped
-            else ""
-        )
+        + (f"; {skipped} dropped (no response within max_length)" if skipped else "")
     )
-    training = build_training(cfg, model, len(train_data.epoch_batches(0)), techniques)
-    previous_seconds = 0.0
-    if resume is not None:
-        previous_seconds = resume_training(training, run_dir, recipe, log).get("train_seconds", 0.0)
-    state = training.state
-    accelerator = make_accelerator(cfg)
-    state.model, state.optimizer = accelerator.prepare(state.model, state.optimizer)
-    bind_task_model(task, state.model)
-    train_started = time.perf_counter()
-
-    def elapsed() -> dict[str, float]:
-        return {"train_seconds": previous_seconds + time.perf_counter() - train_started}
-
-    handlers = standard_handlers(
-        cfg, run_dir, training, has_validation=False, elapsed=elapsed, live=live_progress
-    ) + list(extra_handlers)
     evaluate = None
-    if val_data is not None:
+    if val_rows:
+        val_data = SFTData(val_rows, pad)
 
-        def evaluate() -> dict[str, Any]:
-            return evaluate_sft(task, val_data, cfg.eval.batch_size, accelerator.device)
+        def evaluate(task: Any, device: Any) -> dict[str, Any]:
+            return evaluate_lm(task, val_data, cfg.eval.batch_size, device)
 
-    fit(state, task, train_data, training.plan, accelerator, handlers, evaluate)
-    train_seconds = elapsed()["train_seconds"]
-    model = export_model(accelerator.unwrap_model(state.model), training.techniques)
-    save_final_model(model, tokenizer, run_dir)
-    summary = {
+    trained = session.train(apply_model_settings(model, m), SFTTask, train_data, evaluate=evaluate)
+    if not trained.main_process:
+        return {}
+    session.save_model(trained.model, tokenizer)
+    return {
         "task": "sft",
-        "validation": dict(state.eval_metrics),
-        "steps": state.step,
         "data": {
             "conversations": {"train": len(train_rows), "validation": len(val_rows)},
-            "dropped_too_long": dropped + val_dropped,
+            "dropped_too_long": skipped,
             "response_tokens": response_tokens,
         },
         "chat_template": template,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "timing": {
-            "train_seconds": round(train_seconds, 2),
-            "total_seconds": round(time.perf_counter() - started, 2),
-        },
-        "environment": environment(),
+        "parameters": sum(p.numel() for p in trained.model.parameters()),
     }
-    write_json_atomic(run_dir / "summary.json", summary)
-    try_write_report(run_dir, log)
-    summary["run_dir"] = str(run_dir)
-    return summary

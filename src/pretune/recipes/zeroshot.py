@@ -17,7 +17,6 @@ import numpy as np
 
 from pretune.errors import ConfigError, DataError
 from pretune.process_state import leaves_process_as_found
-from pretune.recipes.zeroshot_config import ZeroshotConfig
 from pretune.report.transfer_page import write_outputs
 from pretune.transfer.data import Corpus, load_seeded_corpus
 from pretune.transfer.draws import frozen_embeddings
@@ -34,7 +33,7 @@ from pretune.transfer.zeroshot import (
 __all__ = ["run_zeroshot"]
 
 
-def _select_labels(cfg: ZeroshotConfig, corpus: Corpus) -> tuple[list[str], np.ndarray]:
+def _select_labels(cfg: Any, corpus: Corpus) -> tuple[list[str], np.ndarray]:
     """The labels to classify into, and their ids in the corpus (DataError if one is absent)."""
     labels = cfg.labels or corpus.label_names
     missing = [x for x in labels if x not in corpus.label_names]
@@ -51,7 +50,7 @@ def _select_labels(cfg: ZeroshotConfig, corpus: Corpus) -> tuple[list[str], np.n
 
 
 def _embedding_steps(
-    cfg: ZeroshotConfig, corpus: Corpus, labels: list[str], ids: np.ndarray, log: Any
+    cfg: Any, corpus: Corpus, labels: list[str], ids: np.ndarray, log: Any
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     encoder = load_encoder(cfg.model.init_from)
     keep = np.isin(corpus.labels, ids)
@@ -94,7 +93,7 @@ def _embedding_steps(
 
 
 def _cloze_step(
-    cfg: ZeroshotConfig, corpus: Corpus, labels: list[str], ids: np.ndarray, log: Any
+    cfg: Any, corpus: Corpus, labels: list[str], ids: np.ndarray, log: Any
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from transformers import AutoModelForMaskedLM
 
@@ -121,7 +120,7 @@ def _cloze_step(
 
 
 @leaves_process_as_found()
-def run_zeroshot(cfg: ZeroshotConfig, *, log: Any = print) -> dict[str, Any]:
+def run_zeroshot(cfg: Any, *, log: Any = print) -> dict[str, Any]:
     """Score each zero-shot step on the test split; returns the summary."""
     started = time.perf_counter()
     corpus = load_seeded_corpus(cfg)

@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from pretune.evaluate.metrics import StreamingClassificationMetrics
-from pretune.train.losses import build_loss
+from pretune.metrics.classification import StreamingClassificationMetrics
+from pretune.tasks.losses import build_loss
 
 __all__ = ["ClassifyTask"]
 
@@ -19,7 +19,7 @@ class ClassifyTask:
     model: a `*ForSequenceClassification` model returning `.logits` of shape (B, K).
     label_names: class names in id order.
     class_weights: optional per-class loss weights (K,), e.g. for imbalanced data.
-    loss: a name from `pretune.train.losses.LOSSES` (cross_entropy, focal, ...).
+    loss: a name from `pretune.tasks.losses.LOSSES` (cross_entropy, focal, ...).
     loss_params: that loss's parameters, e.g. {"gamma": 2.0}.
     """
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from pretune.data.masking import IGNORE_INDEX
-from pretune.evaluate.seqeval import Chunking, entity_scores
+from pretune.metrics.seqeval import Chunking, entity_scores
 
 __all__ = ["NerMetrics", "NerTask"]
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from pretune.techniques.base import TEXT_TASKS, Technique
-from pretune.techniques.registry import TECHNIQUES
+from pretune.techniques.entries import TECHNIQUES
 from pretune.techniques.wrapping import EmbeddingHook
 
 __all__ = ["FGM", "PGD", "project_tokens", "token_step"]
@@ -44,6 +44,7 @@ def project_tokens(delta: torch.Tensor, epsilon: float) -> torch.Tensor:
 
 class _Adversarial(Technique):
     changes_loss = True
+    perturbs_embeddings = True
     tasks = TEXT_TASKS  # perturbs word embeddings: pixels have image.adversarial instead
 
     def __init__(self, epsilon: float, steps: int, step_size: float | None) -> None:

@@ -21,7 +21,7 @@ import torch
 from pretune.data.augment import OPERATIONS, augment_text
 from pretune.data.batching import pad_batch
 from pretune.techniques.base import Technique
-from pretune.techniques.registry import TECHNIQUES
+from pretune.techniques.entries import TECHNIQUES
 
 __all__ = ["Augment", "augment_batch"]
 

@@ -41,12 +41,22 @@ TEXT_TASKS = frozenset({"classify", "ner", "qa", "mlm", "clm", "sft"})
 class Technique:
     """Base with do-nothing set-up hooks; subclasses override what they need.
 
-    Class attributes declare side effects, so recipes and other techniques can check them:
-        freezes_params: makes some parameters untrainable.
-        changes_loss: replaces the task's loss (two such techniques compose by wrapping).
-        needs_teacher: requires a teacher model.
+    Class attributes declare side effects; `registry.check_technique_combination` reads them
+    to refuse, at config load, combinations that cannot work together:
+        freezes_params: sets `requires_grad` of every parameter in `prepare_model` (freeze,
+            LoRA). Two such techniques undo each other's choice: refused.
+        changes_loss: replaces the task's loss through `wrap_task`. Such techniques compose by
+            wrapping (R-Drop around mixup around L1), so two of them are allowed.
+        needs_teacher: requires a teacher model, given as its `teacher` parameter.
         replaces_weights: `export_model` swaps in weights of its own (EMA, SWA); skipped when
-            the recipe restores the best validation weights, which already include them.
+            the recipe restores the best validation weights, which already include them. Two
+            such techniques would both swap their average in: refused.
+        perturbs_embeddings: adds a perturbation to the word-embedding outputs through a
+            forward hook (FGM, PGD). Two such hooks on one module see each other's perturbed
+            passes and mix their gradients: refused.
+        mixes_examples: feeds the inner task a blend of two examples' inputs (mixup). A teacher
+            would score the unmixed batch, not what the student saw: refused with
+            `needs_teacher`.
         tasks: the task kinds (`TASK_KINDS`) it makes sense for; None means every kind. A run
             config naming it for another kind is refused before anything is built.
     """
@@ -56,6 +66,8 @@ class Technique:
     changes_loss: bool = False
     needs_teacher: bool = False
     replaces_weights: bool = False
+    perturbs_embeddings: bool = False
+    mixes_examples: bool = False
     tasks: frozenset[str] | None = None
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:

@@ -22,8 +22,13 @@ the widths differ, a learned linear projection per matched layer maps the studen
 the teacher's width. The projections are trained with the student and saved in checkpoints,
 never in `model/`.
 
-`Distill` is built by the `distill` recipe, which owns the teacher (it is not in the
-`techniques:` registry: it needs a teacher model and, for caching, the training split).
+`Distill` is registered as `techniques.distill`, so any classification run can distil:
+
+    techniques:
+      distill: {teacher: runs/teacher, temperature: 2.0, alpha: 0.5, hidden_weight: 0.0}
+
+loads the teacher from the folder and runs it on the fly. The `distill` recipe builds it from a
+teacher it has already loaded (`Distill.from_model`), and can cache the teacher's logits.
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ import torch.nn.functional as F
 from pretune.data.batching import inference_batches
 from pretune.data.encode import EncodedSplit, TrainBatches
 from pretune.errors import ConfigError
+from pretune.models.teacher import load_teacher_classifier
 from pretune.techniques.base import Technique
+from pretune.techniques.entries import TECHNIQUES
 from pretune.techniques.wrapping import TaskWrapper
 
 __all__ = [
@@ -224,12 +231,16 @@ class _DistillTask(TaskWrapper):
         return result
 
 
+@TECHNIQUES.register("distill", "learn from a fine-tuned teacher's soft labels and hidden states")
 class Distill(Technique):
     """Train the student against a frozen teacher (see the module docstring for the loss).
 
     Args:
-        teacher: a `*ForSequenceClassification` model (frozen and put in eval mode here).
-        teacher_labels: the teacher's class names in its logit order.
+        teacher: a finished `pretune finetune` run folder or a classifier checkpoint folder
+            (loaded here), or an already loaded `*ForSequenceClassification` model (frozen and
+            put in eval mode here; then give `teacher_labels`, or use `Distill.from_model`).
+        teacher_labels: a loaded teacher's class names in its logit order (a folder's come
+            from its config).
         temperature: softens both distributions (> 0; 1-4 is usual).
         alpha: weight of the soft loss, in [0, 1]; 1 - alpha weighs the task's hard loss.
         hidden_weight: weight of intermediate-layer matching (0: off).
@@ -238,11 +249,12 @@ class Distill(Technique):
     name = "distill"
     changes_loss = True
     needs_teacher = True
+    tasks = frozenset({"classify"})  # soft labels over one set of classes per example
 
     def __init__(
         self,
-        teacher: torch.nn.Module,
-        teacher_labels: Sequence[str],
+        teacher: str | torch.nn.Module,
+        teacher_labels: Sequence[str] | None = None,
         temperature: float = 2.0,
         alpha: float = 0.5,
         hidden_weight: float = 0.0,
@@ -253,6 +265,17 @@ class Distill(Technique):
             raise ConfigError(f"distill.alpha must be in [0, 1], got {alpha}")
         if hidden_weight < 0:
             raise ConfigError(f"distill.hidden_weight must be >= 0, got {hidden_weight}")
+        if not isinstance(teacher, torch.nn.Module):
+            if teacher_labels is not None:
+                raise ConfigError(
+                    "techniques.distill.teacher_labels is only for a loaded teacher; a teacher "
+                    "folder's labels come from its config: remove teacher_labels"
+                )
+            _, teacher, teacher_labels = load_teacher_classifier(
+                teacher, "techniques.distill.teacher"
+            )
+        elif teacher_labels is None:
+            raise ConfigError("a loaded teacher model needs its teacher_labels (logit order)")
         self.teacher = teacher.eval().requires_grad_(False)
         self.teacher_labels = list(teacher_labels)
         self.temperature, self.alpha, self.hidden_weight = temperature, alpha, hidden_weight
@@ -260,6 +283,18 @@ class Distill(Technique):
         self.recorder: _LayerRecorder | None = None
         self.projections = torch.nn.ModuleList()
         self.matched: list[int] = []
+
+    @classmethod
+    def from_model(
+        cls,
+        teacher: torch.nn.Module,
+        teacher_labels: Sequence[str],
+        temperature: float = 2.0,
+        alpha: float = 0.5,
+        hidden_weight: float = 0.0,
+    ) -> Distill:
+        """Distillation from a teacher already in memory (the `distill` recipe's way)."""
+        return cls(teacher, teacher_labels, temperature, alpha, hidden_weight)
 
     # -- set-up hooks ---------------------------------------------------------------------
 

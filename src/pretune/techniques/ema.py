@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from pretune.techniques.averaging import WeightAveraging, trainable_params
-from pretune.techniques.registry import TECHNIQUES
+from pretune.techniques.entries import TECHNIQUES
 
 __all__ = ["EMA", "ema_update"]
 

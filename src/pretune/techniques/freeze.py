@@ -11,7 +11,7 @@ import fnmatch
 import torch
 
 from pretune.techniques.base import Technique
-from pretune.techniques.registry import TECHNIQUES
+from pretune.techniques.entries import TECHNIQUES
 
 __all__ = ["Freeze", "freeze_parameters"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from pretune.techniques.base import Technique
+from pretune.techniques.entries import TECHNIQUES
 from pretune.techniques.layerwise_lr import layer_depth, num_layers
-from pretune.techniques.registry import TECHNIQUES
 
 __all__ = ["GradualUnfreeze", "layer_groups_top_down", "unfrozen_groups"]
 
@@ -44,6 +44,9 @@ class GradualUnfreeze(Technique):
     """
 
     name = "gradual_unfreeze"
+    # Not `freezes_params`: it never sets `requires_grad`, and it schedules only the
+    # parameters still trainable at `fit_start`, after every `prepare_model` (freeze, LoRA)
+    # ran; so it composes with those in any order.
 
     def __init__(self, every_steps: int = 0) -> None:
         if every_steps < 0:

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from pretune.techniques.base import Technique
-from pretune.techniques.registry import TECHNIQUES
+from pretune.techniques.entries import TECHNIQUES
 from pretune.techniques.wrapping import TaskWrapper
 
 __all__ = ["L1", "l1_penalty", "penalised_parameters"]

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from pretune.techniques.base import Technique
-from pretune.techniques.registry import TECHNIQUES
+from pretune.techniques.entries import TECHNIQUES
 
 __all__ = ["LayerwiseLR", "layer_depth", "layer_lr_scales", "num_layers"]
 

@@ -13,7 +13,7 @@ import torch
 
 from pretune.errors import ConfigError
 from pretune.techniques.base import Technique
-from pretune.techniques.registry import TECHNIQUES
+from pretune.techniques.entries import TECHNIQUES
 
 __all__ = ["LoRA", "wrap_with_lora"]
 

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from pretune.techniques.base import Technique
-from pretune.techniques.registry import TECHNIQUES
+from pretune.techniques.entries import TECHNIQUES
 
 __all__ = ["MaxNorm", "max_norm_"]
 

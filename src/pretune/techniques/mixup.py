@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from pretune.techniques.base import Technique
-from pretune.techniques.registry import TECHNIQUES
+from pretune.techniques.entries import TECHNIQUES
 from pretune.techniques.wrapping import TaskWrapper, input_embeddings, task_loss_fn
 
 __all__ = ["Mixup", "mix_embeddings", "mixup_loss", "sample_mixup"]
@@ -83,6 +83,7 @@ class Mixup(Technique):
     # One label per example mixes; token labels, spans and LM targets do not.
     tasks = frozenset({"classify", "image-classify"})
     changes_loss = True
+    mixes_examples = True
 
     def __init__(self, alpha: float = 0.4) -> None:
         if alpha <= 0:

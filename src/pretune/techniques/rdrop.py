@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from pretune.techniques.base import Technique
-from pretune.techniques.registry import TECHNIQUES
+from pretune.techniques.entries import TECHNIQUES
 from pretune.techniques.wrapping import TaskWrapper
 
 __all__ = ["RDrop", "symmetric_kl"]

@@ -1,27 +1,39 @@
-"""The technique registry and how a config's `techniques:` mapping becomes objects."""
+"""How a config's `techniques:` mapping becomes objects, and which combinations are refused.
+
+`TECHNIQUES` itself lives in `entries.py` (technique modules register there without importing
+this module); `_load_all` imports `builtin.py`, which imports every shipped technique module.
+"""
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Iterable
+from itertools import combinations
 from typing import Any
 
 from pretune.errors import ConfigError
-from pretune.registry import Registry
+from pretune.techniques.entries import TECHNIQUES
 
-__all__ = ["TECHNIQUES", "build_techniques", "check_technique_params", "check_techniques_fit_task"]
-
-TECHNIQUES: Registry[Any] = Registry("technique")
+__all__ = [
+    "TECHNIQUES",
+    "build_techniques",
+    "check_technique_combination",
+    "check_technique_params",
+    "check_techniques_fit_task",
+]
 
 
 def _load_all() -> None:
-    # Importing the package registers every technique module.
-    import pretune.techniques  # noqa: F401
+    # Importing `builtin` registers every technique module (it never imports this module).
+    import pretune.techniques.builtin  # noqa: F401
 
 
 def check_technique_params(name: str, params: Any) -> dict[str, Any]:
     """Validate one `techniques.<name>` entry against the technique's signature.
 
-    `true` or `{}` or null means "with its defaults".
+    `true` or `{}` or null means "with its defaults". Only unknown names are refused here: a
+    missing required parameter (distill's teacher) is named by `check_technique_combination`
+    or when the technique is built, after the task-kind check had its say.
     """
     _load_all()
     factory = TECHNIQUES.get(name)
@@ -34,7 +46,7 @@ def check_technique_params(name: str, params: Any) -> dict[str, Any]:
     signature = inspect.signature(factory)
     accepted = [p for p in signature.parameters if p != "self"]
     try:
-        signature.bind(**params)
+        signature.bind_partial(**params)
     except TypeError:
         unknown = [k for k in params if k not in accepted]
         raise ConfigError(
@@ -44,7 +56,7 @@ def check_technique_params(name: str, params: Any) -> dict[str, Any]:
     return params
 
 
-def check_techniques_fit_task(names: list[str], task_kind: str) -> None:
+def check_techniques_fit_task(names: Iterable[str], task_kind: str) -> None:
     """ConfigError for the first technique whose `tasks` declaration excludes `task_kind`.
 
     Some techniques have no meaning for some tasks (mixing two NER sentences' token labels,
@@ -61,8 +73,80 @@ def check_techniques_fit_task(names: list[str], task_kind: str) -> None:
             )
 
 
+# Pair rules over the declarations (`base.Technique`): (does the pair conflict, why, what to
+# do). Each reads what the code does; pairs no rule matches compose (loss changes by wrapping).
+_PairRule = tuple[Callable[[Any, Any], bool], str, str]
+_PAIR_RULES: list[_PairRule] = [
+    (
+        lambda a, b: a.replaces_weights and b.replaces_weights,
+        "both swap their own weight average in for validation and export, so the saved "
+        "weights would be neither average",
+        "keep one of them",
+    ),
+    (
+        lambda a, b: a.freezes_params and b.freezes_params,
+        "both set which parameters train (LoRA freezes the whole base model), and the one "
+        "applied later undoes the other's choice",
+        "keep one of them (LoRA trains its adapters and the head; freeze picks by name)",
+    ),
+    (
+        lambda a, b: a.perturbs_embeddings and b.perturbs_embeddings,
+        "both hook the word embeddings, and each would record the other's perturbed pass "
+        "as its own gradient",
+        "keep one of them (fgm is pgd with steps: 1)",
+    ),
+    (
+        lambda a, b: (
+            (a.mixes_examples and b.needs_teacher) or (b.mixes_examples and a.needs_teacher)
+        ),
+        "the student would see mixed examples while the teacher scores the unmixed batch",
+        "keep one of them",
+    ),
+]
+
+
+def _check_pairs(names: list[str]) -> None:
+    for first, second in combinations(names, 2):
+        a, b = TECHNIQUES.get(first), TECHNIQUES.get(second)
+        for conflicts, why, advice in _PAIR_RULES:
+            if conflicts(a, b):
+                raise ConfigError(
+                    f"techniques.{first} and techniques.{second} cannot be combined: {why}; "
+                    f"{advice}"
+                )
+
+
+def _check_teachers(spec: dict[str, Any]) -> None:
+    for name, params in spec.items():
+        given = isinstance(params, dict) and bool(params.get("teacher"))
+        if getattr(TECHNIQUES.get(name), "needs_teacher", False) and not given:
+            raise ConfigError(
+                f"techniques.{name} needs a teacher: set techniques.{name}.teacher to a "
+                "finished `pretune finetune` run folder (runs/<name>) or a classifier "
+                "checkpoint folder"
+            )
+
+
+def check_technique_combination(spec: dict[str, Any], task_kind: str | None) -> None:
+    """ConfigError (one line naming the techniques and what to do) for a `techniques:` mapping
+    that cannot run: a technique unknown or unfit for `task_kind` (None: skip that check), a
+    pair whose declarations conflict (`_PAIR_RULES`), or a teacher-needing one without one.
+    """
+    _load_all()
+    names = list(spec)
+    for name in names:
+        TECHNIQUES.get(name)  # an unknown name is a ConfigError listing the known ones
+    if task_kind is not None:
+        check_techniques_fit_task(names, task_kind)
+    _check_pairs(names)
+    _check_teachers(spec)
+
+
 def build_techniques(spec: dict[str, Any]) -> list[Any]:
     """Objects for a config's `techniques` mapping, in its order."""
+    _load_all()
+    _check_pairs(list(spec))
+    _check_teachers(spec)
     built = []
     for name, params in spec.items():
         params = check_technique_params(name, params)

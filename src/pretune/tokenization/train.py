@@ -77,6 +77,38 @@ def _build(kind: str, lowercase: bool) -> tuple[Any, Any]:
     raise ConfigError(f"tokenizer type '{kind}' unknown; choose from {', '.join(TOKENIZER_TYPES)}")
 
 
+def _trainer_options(
+    kind: str, specials: list[str], unk: str, vocab_size: int, min_frequency: int
+) -> dict[str, Any]:
+    """Keyword arguments of the `tokenizers` trainer of `kind`."""
+    options: dict[str, Any] = {
+        "vocab_size": vocab_size,
+        "special_tokens": specials,
+        "show_progress": False,
+    }
+    if kind == "unigram":
+        options["unk_token"] = unk
+    else:
+        options["min_frequency"] = min_frequency
+    if kind == "bpe":
+        from tokenizers import pre_tokenizers
+
+        # All 256 bytes must be in the vocabulary, or some text becomes unencodable.
+        options["initial_alphabet"] = pre_tokenizers.ByteLevel.alphabet()
+    return options
+
+
+def _add_cls_sep(tok: Any, cls: str, sep: str) -> None:
+    """Make `tok` wrap a text as `cls x sep` and a pair as `cls a sep b sep`."""
+    from tokenizers import processors
+
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{cls} $A {sep}",
+        pair=f"{cls} $A {sep} $B {sep}",
+        special_tokens=[(cls, tok.token_to_id(cls)), (sep, tok.token_to_id(sep))],
+    )
+
+
 def train_tokenizer(
     texts: Sequence[str],
     kind: str = "wordpiece",
@@ -104,7 +136,6 @@ def train_tokenizer(
         DataError: `texts` holds no text.
         ConfigError: an unknown `kind` or a vocabulary too small for the special tokens.
     """
-    from tokenizers import processors
     from transformers import PreTrainedTokenizerFast
 
     if not any(t and t.strip() for t in texts):
@@ -118,27 +149,9 @@ def train_tokenizer(
             f"vocab_size={vocab_size} is too small for a {kind} tokenizer; use at least {smallest}"
         )
     tok, trainer_cls = _build(kind, lowercase)
-    options: dict[str, Any] = {
-        "vocab_size": vocab_size,
-        "special_tokens": ordered,
-        "show_progress": False,
-    }
-    if kind == "unigram":
-        options["unk_token"] = specials["unk_token"]
-    else:
-        options["min_frequency"] = min_frequency
-    if kind == "bpe":
-        from tokenizers import pre_tokenizers
-
-        # All 256 bytes must be in the vocabulary, or some text becomes unencodable.
-        options["initial_alphabet"] = pre_tokenizers.ByteLevel.alphabet()
+    options = _trainer_options(kind, ordered, specials["unk_token"], vocab_size, min_frequency)
     tok.train_from_iterator((t for t in texts if t), trainer_cls(**options))
-    cls, sep = specials["cls_token"], specials["sep_token"]
-    tok.post_processor = processors.TemplateProcessing(
-        single=f"{cls} $A {sep}",
-        pair=f"{cls} $A {sep} $B {sep}",
-        special_tokens=[(cls, tok.token_to_id(cls)), (sep, tok.token_to_id(sep))],
-    )
+    _add_cls_sep(tok, specials["cls_token"], specials["sep_token"])
     return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=max_length, **specials)
 
 

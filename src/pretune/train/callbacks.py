@@ -21,6 +21,7 @@ from pretune.train.sharded import full_model_state, full_optimizer_state, is_sha
 from pretune.train.state import State
 
 __all__ = [
+    "LOWER_IS_BETTER",
     "BestModelKeeper",
     "Checkpointer",
     "MetricsLog",
@@ -150,9 +151,14 @@ class Checkpointer:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+# Validation metrics where a smaller value is better; every other metric is better larger.
+LOWER_IS_BETTER = frozenset({"loss", "perplexity", "kl"})
+
+
 class BestModelKeeper:
     """Tracks the best validation metric, saves those weights, and stops after `patience`
-    evaluations without improvement (when patience is set)."""
+    evaluations without improvement (when patience is set). `metric` in LOWER_IS_BETTER
+    improves downwards (a loss), any other upwards (accuracy, F1, reward)."""
 
     def __init__(
         self, path: Path, metric: str, patience: int | None = None, save: bool = True
@@ -169,7 +175,11 @@ class BestModelKeeper:
             raise ConfigError(
                 f"eval.metric='{self.metric}' is not computed; available: {available}"
             )
-        if state.best_metric is None or value > state.best_metric:
+        lower = self.metric in LOWER_IS_BETTER
+        improved = state.best_metric is None or (
+            value < state.best_metric if lower else value > state.best_metric
+        )
+        if improved:
             state.best_metric, state.best_step = float(value), state.step
             state.evals_without_improvement = 0
             if self.save or is_sharded(state.model):  # FSDP: every process helps gather
@@ -186,10 +196,17 @@ class Progress:
     """A live progress line on a terminal (rich); plain lines every `log_every` steps otherwise,
     so log files are never garbled by carriage returns."""
 
-    EVAL_SHOWN = ("accuracy", "macro_f1", "loss")  # the full set goes to metrics.jsonl
-
-    def __init__(self, log_every: int, stream: TextIO | None = None, live: bool | None = None):
-        self.stream = stream or sys.stdout
+    def __init__(
+        self,
+        log_every: int,
+        stream: TextIO | None = None,
+        live: bool | None = None,
+        headline: str = "accuracy",
+    ) -> None:
+        # The line shows the metric that picks the best weights, and the loss; the full set of
+        # metrics goes to metrics.jsonl.
+        self.shown = tuple(dict.fromkeys((headline, "loss")))
+        self.stream = stream or sys.stderr  # progress, like every message; stdout is for results
         self.live = self.stream.isatty() if live is None else live
         self.log_every = log_every
         self._progress: Any = None
@@ -240,7 +257,7 @@ class Progress:
     def eval_end(self, state: State) -> None:
         metrics = state.eval_metrics
         shown = [
-            f"{k} {metrics[k]:.4f}" for k in self.EVAL_SHOWN if isinstance(metrics.get(k), float)
+            f"{k} {metrics[k]:.4f}" for k in self.shown if isinstance(metrics.get(k), int | float)
         ]
         best = " (best so far)" if state.best_step == state.step else ""
         line = f"eval step {state.step}: {'  '.join(shown)}{best}"

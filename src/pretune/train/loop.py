@@ -5,7 +5,7 @@ lives elsewhere: the task turns a batch into a loss; techniques change `State` a
 callbacks observe (progress, logging, checkpoints, early stopping). The loop never branches on
 task or technique type. In pseudocode, with the events fired:
 
-    fit_start
+    fit_start  (+ eval of the starting weights, when asked)
     while step < total_steps and not should_stop:
         epoch_start                                  (skipped when resuming mid-epoch)
         for batch in epoch_batches(epoch)[batch_in_epoch:]:     # resume = index arithmetic
@@ -152,6 +152,8 @@ def fit(
     accelerator: Any,
     handlers: Sequence[Handler],
     evaluate: Callable[[], dict[str, Any]] | None,
+    *,
+    evaluate_first: bool = False,
 ) -> State:
     """Train until `plan.total_steps` optimizer steps are done or a handler sets `should_stop`.
 
@@ -164,12 +166,17 @@ def fit(
         handlers: techniques first, then callbacks; called in this order at every event.
         evaluate: runs validation and returns its metrics (called at eval points); None when
             there is no validation split.
+        evaluate_first: also evaluate the weights before the first step (a baseline; skipped
+            when resuming past step 0).
 
     Returns:
         The final state.
     """
     _fire(handlers, Event.FIT_START, state)
     last_eval_step = -1
+    if evaluate_first and state.step == 0:
+        _run_eval(state, handlers, evaluate)
+        last_eval_step = 0
     state.model.train()
     while state.step < plan.total_steps and not state.should_stop:
         batches = data.epoch_batches(state.epoch)

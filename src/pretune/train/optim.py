@@ -32,6 +32,7 @@ __all__ = [
     "one_cycle_factor",
     "parameter_groups",
     "step_factor",
+    "warmup_steps_for",
 ]
 
 OPTIMIZERS: Registry[torch.optim.Optimizer] = Registry("optimizer")
@@ -232,3 +233,11 @@ def build_scheduler(
     """A LambdaLR driven by schedule `name` (with `params`); step it once per optimizer step."""
     factor: Callable[..., float] = partial(SCHEDULES.get(name), **params)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: factor(step, warmup, total))
+
+
+def warmup_steps_for(train: Any, total_steps: int) -> int:
+    """Warm-up length in steps of a run of `total_steps`: `train.warmup_steps`, else
+    `train.warmup_ratio` of the run (0.1 when neither is set)."""
+    if train.warmup_steps is not None:
+        return train.warmup_steps
+    return int((0.1 if train.warmup_ratio is None else train.warmup_ratio) * total_steps)

@@ -55,7 +55,7 @@ def load_corpus(cfg: DataConfig, seed: int, test_fraction: float) -> Corpus:
 def load_seeded_corpus(cfg: Any) -> Corpus:
     """Seed everything (the run is reproducible), then load the corpus of a transfer config
     (`data`, `seed`, `test_fraction`) with its pool/test split."""
-    from pretune.train.session import set_determinism
+    from pretune.train.setup import set_determinism
 
     set_determinism(cfg)
     return load_corpus(cfg.data, cfg.seed, cfg.test_fraction)

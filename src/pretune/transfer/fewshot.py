@@ -175,12 +175,12 @@ def tune_body(
     from accelerate.utils import set_seed
 
     from pretune.train.callbacks import MetricsLog
+    from pretune.train.distributed import make_accelerator
     from pretune.train.loop import fit
-    from pretune.train.session import (
+    from pretune.train.setup import (
         bind_task_model,
         build_training,
         export_model,
-        make_accelerator,
         prepare_techniques,
     )
     from pretune.transfer.contrastive import ContrastiveTask

@@ -142,7 +142,7 @@ class ProtoNetTask:
         return {"logits": logits, "loss": torch.nn.functional.cross_entropy(logits, y[n:])}
 
     def new_metrics(self) -> Any:
-        from pretune.evaluate.metrics import StreamingClassificationMetrics
+        from pretune.metrics.classification import StreamingClassificationMetrics
 
         return StreamingClassificationMetrics(self.ways)
 
@@ -205,7 +205,7 @@ class FirstOrderTask:
         return {"logits": logits, "loss": torch.nn.functional.cross_entropy(logits, y[n:])}
 
     def new_metrics(self) -> Any:
-        from pretune.evaluate.metrics import StreamingClassificationMetrics
+        from pretune.metrics.classification import StreamingClassificationMetrics
 
         return StreamingClassificationMetrics(self.ways)
 

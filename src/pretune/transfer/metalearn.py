@@ -63,8 +63,9 @@ def meta_train(
     from accelerate.utils import set_seed
 
     from pretune.train.callbacks import MetricsLog
+    from pretune.train.distributed import make_accelerator
     from pretune.train.loop import fit
-    from pretune.train.session import build_training, make_accelerator
+    from pretune.train.setup import build_training
 
     set_seed(seed)
     model = ProjectionHead(table, cfg.projection_dim, seed)

@@ -21,19 +21,52 @@ import torch
 import torch.nn.functional as F
 
 from pretune.data.batching import inference_batches
-from pretune.errors import ConfigError, DataError
-from pretune.evaluate.robustness import ATTACKS
+from pretune.errors import DataError
+from pretune.evaluate.robustness import ATTACKS, check_attack
 from pretune.techniques.base import Technique
 from pretune.techniques.wrapping import TaskWrapper
 
 __all__ = ["PixelAdversarialTraining", "attack_pixels", "pixel_robustness"]
 
 
-def _check(method: str, epsilon: float, steps: int) -> None:
-    if method not in ATTACKS:
-        raise ConfigError(f"attack={method!r} is unknown; choose from {', '.join(ATTACKS)}")
-    if epsilon <= 0 or steps < 1:
-        raise ConfigError(f"attack needs epsilon > 0 and steps >= 1 (got {epsilon}, {steps})")
+def _attack_score(loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-image strength of an attack: any misclassified image beats any loss value."""
+    return (logits.argmax(-1) != labels).float() * 1e6 + loss
+
+
+def _losses(
+    logits_of: Any, x: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    logits = logits_of(x).float()
+    return F.cross_entropy(logits, labels, reduction="none"), logits
+
+
+def _signed_step(
+    logits_of: Any,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    clean: torch.Tensor,
+    size: float,
+    bounds: tuple[float, float, float],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One signed-gradient step from x, kept within (epsilon, low, high) = `bounds` of the
+    clean images, and the attack score of x itself."""
+    epsilon, low, high = bounds
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        loss, logits = _losses(logits_of, x, labels)
+        (grad,) = torch.autograd.grad(loss.sum(), x)
+    moved = x.detach() + size * grad.sign()
+    moved = torch.min(torch.max(moved, clean - epsilon), clean + epsilon).clamp(low, high)
+    return moved, _attack_score(loss, logits, labels).detach()
+
+
+def _stronger(
+    best: torch.Tensor, best_score: torch.Tensor, candidate: torch.Tensor, score: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image, the stronger of `best` and `candidate` (by score), and its score."""
+    better = (score > best_score)[:, None, None, None]
+    return torch.where(better, candidate, best), torch.maximum(score, best_score)
 
 
 def attack_pixels(
@@ -58,48 +91,23 @@ def attack_pixels(
             FGSM image (misclassified first, then the highest loss), so it is never weaker
             than FGSM.
     """
-    _check(method, epsilon, steps)
+    check_attack(method, epsilon, steps)
     clean = pixels.detach()
-
-    def losses(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = logits_of(x).float()
-        return F.cross_entropy(logits, labels, reduction="none"), logits
-
-    def step(x: torch.Tensor, size: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """One signed-gradient step from x, and the per-image score of x itself."""
-        x = x.detach().requires_grad_(True)
-        with torch.enable_grad():
-            loss, logits = losses(x)
-            (grad,) = torch.autograd.grad(loss.sum(), x)
-        wrong = (logits.argmax(-1) != labels).float()
-        moved = x.detach() + size * grad.sign()
-        moved = torch.min(torch.max(moved, clean - epsilon), clean + epsilon).clamp(low, high)
-        return moved, (wrong * 1e6 + loss).detach()  # misclassified beats any loss value
-
-    fgsm, _ = step(clean, epsilon)
+    bounds = (epsilon, low, high)
+    fgsm, _ = _signed_step(logits_of, clean, labels, clean, epsilon, bounds)
     if method == "fgsm":
         return fgsm
-
-    def score(x: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            loss, logits = losses(x)
-        return (logits.argmax(-1) != labels).float() * 1e6 + loss
-
-    best, best_score = fgsm, score(fgsm)
-
-    def keep(candidate: torch.Tensor, candidate_score: torch.Tensor) -> None:
-        nonlocal best, best_score
-        better = (candidate_score > best_score)[:, None, None, None]
-        best = torch.where(better, candidate, best)
-        best_score = torch.maximum(candidate_score, best_score)
-
+    with torch.no_grad():
+        best, best_score = fgsm, _attack_score(*_losses(logits_of, fgsm, labels), labels)
     x = clean
     for i in range(steps):
-        moved, x_score = step(x, 2.5 * epsilon / steps)
+        moved, x_score = _signed_step(logits_of, x, labels, clean, 2.5 * epsilon / steps, bounds)
         if i > 0:  # x is an iterate (not the clean image): a candidate
-            keep(x, x_score)
+            best, best_score = _stronger(best, best_score, x, x_score)
         x = moved
-    keep(x, score(x))
+    with torch.no_grad():
+        last_score = _attack_score(*_losses(logits_of, x, labels), labels)
+    best, _ = _stronger(best, best_score, x, last_score)
     return best.detach()
 
 
@@ -178,7 +186,7 @@ class PixelAdversarialTraining(Technique):
     changes_loss = True
 
     def __init__(self, method: str = "fgsm", epsilon: float = 0.05, steps: int = 3) -> None:
-        _check(method, epsilon, steps)
+        check_attack(method, epsilon, steps)
         self.method, self.epsilon, self.steps = method, epsilon, steps
 
     def wrap_task(self, task: Any) -> Any:

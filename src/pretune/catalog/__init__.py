@@ -1,0 +1,167 @@
+"""The recipe catalog: the one table of recipes.
+
+Each entry names a recipe, says in one line what it does, and gives its config schema (composed
+from the sections it reads), its own defaults (a YAML file under `configs/recipes/`) and the
+function that runs it. The CLI verbs, `pretune config show`, the Python API (`pretune.finetune`,
+...) and the docs' list of recipes are all made from this table, so a new recipe is one entry
+here, one schema module beside it, and one file under `recipes/`.
+
+The runner is named by its module path and imported only when the recipe runs, as a console
+script entry point is: listing recipes or checking a config never imports a recipe (nor torch
+for the recipes that need it), and the catalog stays below the layers that open finished runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pretune.catalog.distill import DistillConfig
+from pretune.catalog.fewshot import FewshotConfig
+from pretune.catalog.finetune import FinetuneConfig
+from pretune.catalog.images import ImageConfig
+from pretune.catalog.metalearn import MetalearnConfig
+from pretune.catalog.multitask import MultitaskConfig
+from pretune.catalog.ner import NerConfig
+from pretune.catalog.pretrain import PretrainConfig
+from pretune.catalog.qa import QaConfig
+from pretune.catalog.rl import RLConfig
+from pretune.catalog.sft import SFTConfig
+from pretune.catalog.zeroshot import ZeroshotConfig
+from pretune.config import load_config
+from pretune.errors import ConfigError
+
+__all__ = ["CONFIG_DIR", "RECIPES", "Recipe", "load_recipe_config", "recipe"]
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One catalog entry.
+
+    Attributes:
+        name: the CLI verb and Python API function (`pretune.<name>`, `-` read as `_`).
+        help: one line, shown by `pretune --help` and in the docs' recipe list.
+        schema: the config class (see `config/compose.py`).
+        runner: `module:function` of the function that runs it, imported on use.
+        trains: whether it trains through the session (resume, several processes, early
+            stopping); the others refuse `--resume` and `--nproc` when the config loads.
+        shortcuts: bare keys read as keys of the recipe's own section (`pretune distill
+            teacher=runs/x` sets `distill.teacher`).
+    """
+
+    name: str
+    help: str
+    schema: type[Any]
+    runner: str
+    trains: bool = True
+    shortcuts: tuple[str, ...] = ()
+
+    def expand_shortcuts(self, overrides: list[str]) -> list[str]:
+        """`teacher=x` -> `distill.teacher=x` for the recipe's shortcuts; the rest unchanged."""
+        out = []
+        for item in overrides:
+            key, _, value = item.partition("=")
+            out.append(f"{self.schema.RECIPE}.{key}={value}" if key in self.shortcuts else item)
+        return out
+
+    @property
+    def defaults_file(self) -> Path:
+        return CONFIG_DIR / "recipes" / f"{self.name}.yaml"
+
+    def defaults(self) -> dict[str, Any]:
+        """The recipe's own defaults (over the schema's), from its YAML file."""
+        return yaml.safe_load(self.defaults_file.read_text(encoding="utf-8")) or {}
+
+    def run_function(self) -> Callable[..., dict[str, Any]]:
+        module, _, function = self.runner.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+
+def _entry(name: str, help_text: str, schema: type[Any], module: str, **kw: Any) -> Recipe:
+    return Recipe(name, help_text, schema, f"pretune.recipes.{module}:run_{module}", **kw)
+
+
+# fmt: off
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        _entry(
+            "quickstart",
+            "fine-tune MiniLM on BBC News and print the results",
+            FinetuneConfig,
+            "finetune",
+        ),
+        _entry("finetune", "fine-tune a text classifier", FinetuneConfig, "finetune"),
+        _entry(
+            "pretrain",
+            "pre-train a masked (mlm) or causal (clm) language model",
+            PretrainConfig,
+            "pretrain",
+        ),
+        _entry("images", "classify images or pre-train a ViT (mim)", ImageConfig, "images"),
+        _entry("ner", "train a named-entity recognizer (token classification)", NerConfig, "ner"),
+        _entry("qa", "train an extractive question-answering model", QaConfig, "qa"),
+        _entry(
+            "distill",
+            "distil a fine-tuned classifier into a smaller student",
+            DistillConfig,
+            "distill",
+            shortcuts=("teacher", "student", "temperature", "alpha", "hidden_weight",
+                       "cache_teacher"),
+        ),
+        _entry(
+            "multitask",
+            "train several tasks (classify heads, auxiliary MLM) on one shared encoder",
+            MultitaskConfig,
+            "multitask",
+        ),
+        _entry("sft", "fine-tune a causal LM on prompt/response pairs", SFTConfig, "sft"),
+        _entry("rl", "RL fine-tuning of a causal LM against a reward", RLConfig, "rl"),
+        _entry(
+            "fewshot",
+            "few-shot classification (setfit, protonet, logreg) averaged over draws",
+            FewshotConfig,
+            "fewshot",
+            trains=False,
+        ),
+        _entry(
+            "zeroshot",
+            "zero-shot classification from label names (embeddings or MLM cloze)",
+            ZeroshotConfig,
+            "zeroshot",
+            trains=False,
+        ),
+        _entry(
+            "metalearn",
+            "meta-learning (protonet, reptile, fomaml) over label subsets; "
+            "test on held-out classes",
+            MetalearnConfig,
+            "metalearn",
+            trains=False,
+        ),
+    )
+}
+
+
+def recipe(name: str) -> Recipe:
+    """The catalog entry `name`; a ConfigError listing the recipes if there is none."""
+    if name not in RECIPES:
+        raise ConfigError(f"unknown recipe '{name}'; recipes: {', '.join(RECIPES)}")
+    return RECIPES[name]
+
+
+def load_recipe_config(
+    name: str, path: str | Path | None = None, overrides: list[str] | None = None
+) -> Any:
+    """The validated config of recipe `name`: its defaults, then the YAML file at `path`,
+    then the `key=value` overrides."""
+    entry = recipe(name)
+    overrides = entry.expand_shortcuts(list(overrides or []))
+    return load_config(path, overrides, defaults=entry.defaults(), schema=entry.schema)

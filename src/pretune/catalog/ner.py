@@ -1,0 +1,87 @@
+"""The NER config: RunConfig plus a `ner:` section (kept apart so that `pretune config show
+ner` reads the schema without importing torch)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from pretune.catalog.checks import eval_metric_check
+from pretune.catalog.common import (
+    LABEL_FREE_DATA,
+    NO_CLASSIFICATION_LOSS,
+    TRAINING_CHECKS,
+    TrainWithoutClassLoss,
+    data_section,
+)
+from pretune.config import (
+    TECHNIQUES_FIELD,
+    EvalConfig,
+    ModelConfig,
+    Section,
+    compose,
+    narrow,
+)
+
+__all__ = ["NerConfig", "NerSection"]
+
+
+class NerSection(Section):
+    """The `ner:` section: columns of CoNLL files, sub-word labelling and entity chunking."""
+
+    token_column: int = Field(0, description="CoNLL column holding the token.")
+    tag_column: int = Field(-1, description="CoNLL column holding the tag (-1: the last).")
+    label_all_subtokens: bool = Field(
+        False,
+        description="Train on every sub-token (B-X -> I-X after the first) instead of only "
+        "the first sub-token of each word.",
+    )
+    chunking: Literal["strict", "conlleval"] = Field(
+        "strict",
+        description="How tags become entities: strict IOB2 (an I-X must follow B-X/I-X) or "
+        "conlleval (an orphan I-X starts an entity).",
+    )
+
+
+NER_METRICS = ("f1", "precision", "recall", "macro_f1", "accuracy", "loss")
+
+NerModelConfig = narrow(
+    ModelConfig,
+    "NerModelConfig",
+    defaults={"max_length": 128},
+)
+
+NerEvalConfig = narrow(
+    EvalConfig,
+    "NerEvalConfig",
+    replace={
+        "metric": (
+            str,
+            Field("f1", description="Validation metric that picks the best weights (entity "
+                  "micro F1; also precision, recall, macro_f1, accuracy, loss)."),
+        )
+    },
+)  # fmt: skip
+
+# Sentences with tags (NER) or questions with contexts (QA) come from their own file formats:
+# no text or label column, no text cleaning.
+NerDataConfig = data_section(
+    "NerDataConfig",
+    drop=(*LABEL_FREE_DATA, "text_column", "encoding_errors", "clean"),
+)
+
+
+NerConfig = compose(
+    "ner",
+    "Train a named-entity recognizer (`pretune config show ner`).",
+    task_kind="ner",
+    validators=[*TRAINING_CHECKS, eval_metric_check(NER_METRICS)],
+    data=NerDataConfig,
+    model=NerModelConfig,
+    train=TrainWithoutClassLoss,
+    hints=NO_CLASSIFICATION_LOSS,
+    eval=NerEvalConfig,
+    techniques=TECHNIQUES_FIELD,
+    ner=NerSection,
+)

@@ -1,0 +1,96 @@
+"""The extractive-QA config: RunConfig plus a `qa:` section (kept apart so that `pretune
+config show qa` reads the schema without importing torch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from pretune.catalog.checks import eval_metric_check
+from pretune.catalog.common import (
+    LABEL_FREE_DATA,
+    NO_CLASSIFICATION_LOSS,
+    TRAINING_CHECKS,
+    TrainWithoutClassLoss,
+    data_section,
+)
+from pretune.config import (
+    TECHNIQUES_FIELD,
+    EvalConfig,
+    ModelConfig,
+    Section,
+    compose,
+    narrow,
+)
+
+__all__ = ["QaConfig", "QaSection"]
+
+
+class QaSection(Section):
+    """The `qa:` section: windows over long contexts and answer decoding."""
+
+    stride: int = Field(
+        32, ge=0, description="Context tokens shared by consecutive windows of a long context."
+    )
+    max_answer_length: int = Field(30, ge=1, description="Longest answer, in tokens.")
+    n_best: int = Field(20, ge=1, description="Start and end candidates tried per window.")
+    max_questions_per_context: int = Field(
+        2, ge=1, description="bbc-cloze: questions made from each article."
+    )
+
+
+QA_METRICS = ("f1", "exact_match", "loss")
+
+QaModelConfig = narrow(
+    ModelConfig,
+    "QaModelConfig",
+    replace={
+        "max_length": (
+            int, Field(128, ge=16, description="Tokens per window (question + context)."),
+        )
+    },
+)  # fmt: skip
+
+QaEvalConfig = narrow(
+    EvalConfig,
+    "QaEvalConfig",
+    replace={
+        "metric": (
+            str,
+            Field("f1", description="Validation metric that picks the best weights (SQuAD F1; "
+                  "also exact_match, loss)."),
+        )
+    },
+)  # fmt: skip
+
+
+def _check_qa(cfg: Any) -> None:
+    if cfg.qa.stride >= cfg.model.max_length // 2:
+        raise ValueError(
+            f"qa.stride={cfg.qa.stride} must be under half of model.max_length="
+            f"{cfg.model.max_length} (windows would barely advance)"
+        )
+
+
+# Sentences with tags (NER) or questions with contexts (QA) come from their own file formats:
+# no text or label column, no text cleaning.
+QaDataConfig = data_section(
+    "QaDataConfig",
+    drop=(*LABEL_FREE_DATA, "text_column", "encoding_errors", "clean"),
+)
+
+
+QaConfig = compose(
+    "qa",
+    "Train an extractive question-answering model (`pretune config show qa`).",
+    task_kind="qa",
+    validators=[*TRAINING_CHECKS, eval_metric_check(QA_METRICS), _check_qa],
+    data=QaDataConfig,
+    model=QaModelConfig,
+    train=TrainWithoutClassLoss,
+    hints=NO_CLASSIFICATION_LOSS,
+    eval=QaEvalConfig,
+    techniques=TECHNIQUES_FIELD,
+    qa=QaSection,
+)
