@@ -8,6 +8,7 @@ import pytest
 
 from pretune.config import RunConfig, describe_fields, load_config, save_config
 from pretune.errors import ConfigError
+from pretune.train.optim import warmup_steps_for
 
 # ---------------------------------------------------------------------------------------------
 # Overrides: values are parsed as YAML (plus scientific notation without a dot)
@@ -175,12 +176,12 @@ def test_warmup_steps_and_ratio_both_set() -> None:
 def test_warmup_steps_alone_is_fine() -> None:
     cfg = load_config(None, ["train.warmup_steps=5"])
     assert cfg.train.warmup_steps == 5
-    assert cfg.train.warmup_for(1000) == 5
+    assert warmup_steps_for(cfg.train, 1000) == 5
 
 
 def test_warmup_for_ratio_and_default() -> None:
-    assert load_config(None, ["train.warmup_ratio=0.25"]).train.warmup_for(40) == 10
-    assert load_config(None).train.warmup_for(200) == 20  # 10% when neither is set
+    assert warmup_steps_for(load_config(None, ["train.warmup_ratio=0.25"]).train, 40) == 10
+    assert warmup_steps_for(load_config(None).train, 200) == 20  # 10% when neither is set
 
 
 def test_checkpoint_every_multiple_of_eval_every_is_fine() -> None:

@@ -3,15 +3,21 @@ evaluation sections of the task families."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from pydantic import Field
 
-from pretune.catalog.checks import check_techniques, check_training
+from pretune.catalog.checks import check_loss, check_techniques, check_training, eval_metric_check
 from pretune.config import (
+    TECHNIQUES_FIELD,
     DataConfig,
     EvalConfig,
     ModelConfig,
+    RunBase,
     TrainConfig,
     check_validation_for_early_stopping,
+    compose,
     narrow,
 )
 
@@ -23,6 +29,7 @@ __all__ = [
     "ClassifyEvalConfig",
     "LMEvalConfig",
     "TrainWithoutClassLoss",
+    "training_schema",
 ]
 
 # Every recipe that trains through the session: optimizer/schedule names, techniques that
@@ -81,3 +88,37 @@ NO_CLASSIFICATION_LOSS = {
     "or class weights (`pretune config show {recipe}` lists its keys)"
     for key in CLASSIFICATION_ONLY_TRAIN
 }
+
+
+def training_schema(
+    recipe: str,
+    doc: str,
+    *,
+    task_kind: str | Callable[[Any], str],
+    metrics: Sequence[str] | Callable[[Any], Sequence[str]] | None,
+    checks: Sequence[Callable[[Any], None]] = (),
+    data: type = DataConfig,
+    model: type = ModelConfig,
+    train: type = TrainConfig,
+    eval: type = EvalConfig,
+    hints: dict[str, str] | None = None,
+    early_stopping_check: Callable[[Any], None] = check_validation_for_early_stopping,
+    **own: Any,
+) -> type[RunBase]:
+    """The schema of a recipe that trains through the session: the data, model, train, eval
+    and techniques sections (narrowed as the recipe reads them), the recipe's own sections,
+    and the checks every such recipe runs when its config loads. `metrics`: what its
+    evaluation computes (`eval.metric` must be one); `checks`: the recipe's own, run before."""
+    validators: list[Callable[[Any], None]] = [check_training, check_techniques,
+                                               early_stopping_check]  # fmt: skip
+    if "loss" in train.model_fields:
+        validators.append(check_loss)
+    validators += list(checks)
+    if metrics is not None:
+        validators.append(eval_metric_check(metrics))
+    if "loss" not in train.model_fields:
+        hints = {**NO_CLASSIFICATION_LOSS, **(hints or {})}
+    return compose(
+        recipe, doc, task_kind=task_kind, validators=validators, hints=hints, data=data,
+        model=model, train=train, eval=eval, techniques=TECHNIQUES_FIELD, **own,
+    )  # fmt: skip

@@ -10,16 +10,10 @@ from typing import Any
 
 from pydantic import Field
 
-from pretune.catalog.checks import check_loss, eval_metric_check
-from pretune.catalog.common import CLASSIFY_METRICS, TRAINING_CHECKS
+from pretune.catalog.common import CLASSIFY_METRICS, training_schema
 from pretune.config import (
-    TECHNIQUES_FIELD,
-    DataConfig,
-    EvalConfig,
     ModelConfig,
     Section,
-    TrainConfig,
-    compose,
     narrow,
 )
 
@@ -82,19 +76,16 @@ def _check_distill(cfg: Any) -> None:
         )
 
 
-DistillConfig = compose(
+DistillConfig = training_schema(
     "distill",
     "Distil a fine-tuned classifier into a smaller student (`pretune config show distill`).",
     task_kind="classify",
-    validators=[*TRAINING_CHECKS, check_loss, eval_metric_check(CLASSIFY_METRICS), _check_distill],
+    metrics=CLASSIFY_METRICS,
+    checks=[_check_distill],
     hints={
         "model.init_from": "give the student as distill.student (e.g. student=teacher:layers=3 "
         "or a checkpoint folder)"
     },
-    data=DataConfig,
     model=DistillModelConfig,
-    train=TrainConfig,
-    eval=EvalConfig,
-    techniques=TECHNIQUES_FIELD,
     distill=DistillSection,
 )

@@ -9,15 +9,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from pretune.catalog.common import TRAINING_CHECKS
+from pretune.catalog.common import training_schema
 from pretune.config import (
-    TECHNIQUES_FIELD,
-    DataConfig,
-    EvalConfig,
-    ModelConfig,
     Section,
-    TrainConfig,
-    compose,
 )
 
 __all__ = ["FewshotConfig", "FewshotSettings", "TransferSettings"]
@@ -77,15 +71,10 @@ class FewshotSettings(TransferSettings):
 
 # The transfer recipes train through the session only for setfit/protonet tuning; their own
 # settings sit at the top of the config (`pretune fewshot shots=8 method=setfit`).
-FewshotConfig = compose(
+FewshotConfig = training_schema(
     "fewshot",
     "Few-shot classification (setfit, protonet, logreg) averaged over draws.",
     task_kind="classify",
-    validators=TRAINING_CHECKS,
+    metrics=None,
     top_level=FewshotSettings,
-    data=DataConfig,
-    model=ModelConfig,
-    train=TrainConfig,
-    eval=EvalConfig,
-    techniques=TECHNIQUES_FIELD,
 )

@@ -10,9 +10,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from pretune.catalog.checks import check_loss, eval_metric_check
-from pretune.catalog.common import CLASSIFY_METRICS, TRAINING_CHECKS
-from pretune.config import TECHNIQUES_FIELD, EvalConfig, Section, TrainConfig, compose, narrow
+from pretune.catalog.common import CLASSIFY_METRICS, training_schema
+from pretune.config import Section, TrainConfig, narrow
 
 __all__ = [
     "ImageConfig",
@@ -135,11 +134,12 @@ def _image_metrics(cfg: Any) -> tuple[str, ...]:
 ImageTrainConfig = narrow(TrainConfig, "TrainConfig", drop=("class_weights", "group_by_length"))
 
 
-ImageConfig = compose(
+ImageConfig = training_schema(
     "images",
     "Classify images or pre-train a ViT (mim) (`pretune config show images`).",
     task_kind=lambda cfg: "image-classify" if cfg.objective == "classify" else "mim",
-    validators=[*TRAINING_CHECKS, check_loss, _check_images, eval_metric_check(_image_metrics)],
+    metrics=_image_metrics,
+    checks=[_check_images],
     objective=(
         Literal["classify", "mim"],
         Field(
@@ -150,8 +150,6 @@ ImageConfig = compose(
     data=ImageDataConfig,
     model=ImageModelConfig,
     train=ImageTrainConfig,
-    eval=EvalConfig,
-    techniques=TECHNIQUES_FIELD,
     image=ImageSection,
     mim=MIMSection,
 )

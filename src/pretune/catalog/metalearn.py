@@ -6,16 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from pretune.catalog.common import TRAINING_CHECKS
+from pretune.catalog.common import training_schema
 from pretune.catalog.fewshot import TransferSettings
-from pretune.config import (
-    TECHNIQUES_FIELD,
-    DataConfig,
-    EvalConfig,
-    ModelConfig,
-    TrainConfig,
-    compose,
-)
 
 __all__ = ["MetalearnConfig", "MetalearnSettings"]
 
@@ -61,15 +53,10 @@ class MetalearnSettings(TransferSettings):
     inner_lr: float = Field(0.5, gt=0, description="reptile/fomaml: inner SGD learning rate.")
 
 
-MetalearnConfig = compose(
+MetalearnConfig = training_schema(
     "metalearn",
     "Meta-learning (protonet, reptile, fomaml) over label subsets; test on held-out classes.",
     task_kind="classify",
-    validators=TRAINING_CHECKS,
+    metrics=None,
     top_level=MetalearnSettings,
-    data=DataConfig,
-    model=ModelConfig,
-    train=TrainConfig,
-    eval=EvalConfig,
-    techniques=TECHNIQUES_FIELD,
 )

@@ -17,16 +17,9 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pretune.catalog.checks import check_loss, eval_metric_check
-from pretune.catalog.common import CLASSIFY_METRICS, TRAINING_CHECKS
+from pretune.catalog.common import CLASSIFY_METRICS, training_schema
 from pretune.config import (
-    TECHNIQUES_FIELD,
-    DataConfig,
-    EvalConfig,
-    ModelConfig,
     Section,
-    TrainConfig,
-    compose,
 )
 
 __all__ = ["TASK_KINDS", "MultitaskConfig", "MultitaskSettings", "TaskSpec"]
@@ -123,15 +116,10 @@ def _multitask_metrics(cfg: Any) -> list[str]:
     return list(CLASSIFY_METRICS) + [f"{n}/{m}" for n in names for m in CLASSIFY_METRICS]
 
 
-MultitaskConfig = compose(
+MultitaskConfig = training_schema(
     "multitask",
     "Train several tasks (classify heads, auxiliary MLM) on one shared encoder.",
     task_kind="multitask",
-    validators=[*TRAINING_CHECKS, check_loss, eval_metric_check(_multitask_metrics)],
+    metrics=_multitask_metrics,
     top_level=MultitaskSettings,
-    data=DataConfig,
-    model=ModelConfig,
-    train=TrainConfig,
-    eval=EvalConfig,
-    techniques=TECHNIQUES_FIELD,
 )

@@ -7,20 +7,16 @@ from typing import Literal
 
 from pydantic import Field
 
-from pretune.catalog.checks import eval_metric_check
 from pretune.catalog.common import (
     LABEL_FREE_DATA,
-    NO_CLASSIFICATION_LOSS,
-    TRAINING_CHECKS,
     TrainWithoutClassLoss,
     data_section,
+    training_schema,
 )
 from pretune.config import (
-    TECHNIQUES_FIELD,
     EvalConfig,
     ModelConfig,
     Section,
-    compose,
     narrow,
 )
 
@@ -72,16 +68,14 @@ NerDataConfig = data_section(
 )
 
 
-NerConfig = compose(
+NerConfig = training_schema(
     "ner",
     "Train a named-entity recognizer (`pretune config show ner`).",
     task_kind="ner",
-    validators=[*TRAINING_CHECKS, eval_metric_check(NER_METRICS)],
+    metrics=NER_METRICS,
     data=NerDataConfig,
     model=NerModelConfig,
     train=TrainWithoutClassLoss,
-    hints=NO_CLASSIFICATION_LOSS,
     eval=NerEvalConfig,
-    techniques=TECHNIQUES_FIELD,
     ner=NerSection,
 )

@@ -10,17 +10,15 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from pretune.catalog.checks import eval_metric_check
 from pretune.catalog.common import (
     ENCODER_DROPOUTS,
     LM_METRICS,
-    NO_CLASSIFICATION_LOSS,
-    TRAINING_CHECKS,
     LMEvalConfig,
     TrainWithoutClassLoss,
     data_section,
+    training_schema,
 )
-from pretune.config import TECHNIQUES_FIELD, ModelConfig, Section, compose, narrow
+from pretune.config import ModelConfig, Section, narrow
 from pretune.models.presets import PRESETS
 
 __all__ = ["PretrainConfig", "PretrainModelConfig", "PretrainSection"]
@@ -103,11 +101,12 @@ def _check_pretrain(cfg: Any) -> None:
         raise ValueError("pretrain.whole_word_masking applies to objective=mlm only")
 
 
-PretrainConfig = compose(
+PretrainConfig = training_schema(
     "pretrain",
     "Pre-train a masked (mlm) or causal (clm) language model (`pretune config show pretrain`).",
     task_kind=lambda cfg: cfg.objective,
-    validators=[*TRAINING_CHECKS, eval_metric_check(LM_METRICS), _check_pretrain],
+    metrics=LM_METRICS,
+    checks=[_check_pretrain],
     objective=(
         Literal["mlm", "clm"],
         Field("mlm", description="mlm: masked LM (BERT-style); clm: causal LM (GPT-style)."),
@@ -115,8 +114,6 @@ PretrainConfig = compose(
     data=PretrainDataConfig,
     model=PretrainModelConfig,
     train=TrainWithoutClassLoss,
-    hints=NO_CLASSIFICATION_LOSS,
     eval=LMEvalConfig,
-    techniques=TECHNIQUES_FIELD,
     pretrain=PretrainSection,
 )

@@ -7,20 +7,16 @@ from typing import Any
 
 from pydantic import Field
 
-from pretune.catalog.checks import eval_metric_check
 from pretune.catalog.common import (
     LABEL_FREE_DATA,
-    NO_CLASSIFICATION_LOSS,
-    TRAINING_CHECKS,
     TrainWithoutClassLoss,
     data_section,
+    training_schema,
 )
 from pretune.config import (
-    TECHNIQUES_FIELD,
     EvalConfig,
     ModelConfig,
     Section,
-    compose,
     narrow,
 )
 
@@ -81,16 +77,15 @@ QaDataConfig = data_section(
 )
 
 
-QaConfig = compose(
+QaConfig = training_schema(
     "qa",
     "Train an extractive question-answering model (`pretune config show qa`).",
     task_kind="qa",
-    validators=[*TRAINING_CHECKS, eval_metric_check(QA_METRICS), _check_qa],
+    metrics=QA_METRICS,
+    checks=[_check_qa],
     data=QaDataConfig,
     model=QaModelConfig,
     train=TrainWithoutClassLoss,
-    hints=NO_CLASSIFICATION_LOSS,
     eval=QaEvalConfig,
-    techniques=TECHNIQUES_FIELD,
     qa=QaSection,
 )

@@ -9,20 +9,17 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from pretune.catalog.checks import check_techniques, check_training, eval_metric_check
 from pretune.catalog.common import (
     ENCODER_DROPOUTS,
     LABEL_FREE_DATA,
-    NO_CLASSIFICATION_LOSS,
     TrainWithoutClassLoss,
     data_section,
+    training_schema,
 )
 from pretune.config import (
-    TECHNIQUES_FIELD,
     EvalConfig,
     ModelConfig,
     Section,
-    compose,
     narrow,
 )
 
@@ -138,22 +135,16 @@ def _check_rl_early_stopping(cfg: Any) -> None:
         )
 
 
-RLConfig = compose(
+RLConfig = training_schema(
     "rl",
     "RL fine-tuning of a causal LM against a reward (`pretune config show rl`).",
     task_kind="rl",
-    validators=[
-        check_training,
-        check_techniques,
-        _check_rl_early_stopping,
-        eval_metric_check(RL_METRICS),
-    ],
+    metrics=RL_METRICS,
+    early_stopping_check=_check_rl_early_stopping,
     data=RLDataConfig,
     model=RLModelConfig,
     train=RLTrainConfig,
-    hints=NO_CLASSIFICATION_LOSS,
     eval=RLEvalConfig,
-    techniques=TECHNIQUES_FIELD,
     rl=RLSection,
     reward=RewardSection,
 )

@@ -9,18 +9,16 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from pretune.catalog.checks import eval_metric_check
 from pretune.catalog.common import (
     ENCODER_DROPOUTS,
     LABEL_FREE_DATA,
     LM_METRICS,
-    NO_CLASSIFICATION_LOSS,
-    TRAINING_CHECKS,
     LMEvalConfig,
     TrainWithoutClassLoss,
     data_section,
+    training_schema,
 )
-from pretune.config import TECHNIQUES_FIELD, ModelConfig, Section, compose, narrow
+from pretune.config import ModelConfig, Section, narrow
 
 __all__ = ["SFTConfig", "SFTModelConfig", "SFTSection", "check_sft_config"]
 
@@ -73,17 +71,15 @@ SFTDataConfig = data_section(
 )
 
 
-SFTConfig = compose(
+SFTConfig = training_schema(
     "sft",
     "Supervised fine-tuning of a causal LM on prompt/response pairs (`pretune config show sft`).",
     task_kind="sft",
-    validators=[*TRAINING_CHECKS, eval_metric_check(LM_METRICS)],
+    metrics=LM_METRICS,
     data=SFTDataConfig,
     model=SFTModelConfig,
     train=TrainWithoutClassLoss,
-    hints=NO_CLASSIFICATION_LOSS,
     eval=LMEvalConfig,
-    techniques=TECHNIQUES_FIELD,
     sft=SFTSection,
 )
 

@@ -265,22 +265,20 @@ class TrainConfig(Section):
 
     @model_validator(mode="after")
     def _check_coupled(self) -> TrainConfig:
-        if self.warmup_steps is not None and self.warmup_ratio is not None:
+        if (
+            getattr(self, "warmup_steps", None) is not None
+            and getattr(self, "warmup_ratio", None) is not None
+        ):
             raise ValueError(
                 "train.warmup_steps and train.warmup_ratio are both set; set only one "
                 "(the other must be null)"
             )
         return self
 
-    def warmup_for(self, total_steps: int) -> int:
-        """Warm-up length in steps for a run of `total_steps`."""
-        if self.warmup_steps is not None:
-            return self.warmup_steps
-        return int((0.1 if self.warmup_ratio is None else self.warmup_ratio) * total_steps)
-
     @model_validator(mode="after")
     def _check_early_stopping(self) -> TrainConfig:
-        if self.early_stopping_patience is not None and self.eval_every == 0 and self.epochs <= 1:
+        patience = getattr(self, "early_stopping_patience", None)
+        if patience is not None and self.eval_every == 0 and self.epochs <= 1:
             raise ValueError(
                 "train.early_stopping_patience needs several evaluations, but with "
                 "eval_every=0 and one epoch there is only one; set train.eval_every"

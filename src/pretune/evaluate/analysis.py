@@ -1,4 +1,4 @@
-"""Everything a finished classifier run records beyond plain test metrics (DESIGN.md §1,
+"""Everything a finished classifier run records beyond plain test metrics (docs/architecture.md,
 "evaluate"): score metrics, ROC / PR / reliability curves, calibration, error analysis and
 efficiency, as the ``summary.json`` sections the report renders.
 

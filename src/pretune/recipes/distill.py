@@ -324,7 +324,11 @@ def _student(cfg: Any, teacher_dir: Path, tokenizer: Any, labels: list[str]) -> 
         student_path = build_student(
             cfg.distill.student, teacher_dir, tokenizer, cfg.model.max_length, Path(workdir)
         )
-        return build_classifier(cfg, student_path, labels)
+        student = build_classifier(cfg, student_path, labels)
+    # The student is built in a folder deleted now; it shares the teacher's tokenizer, which
+    # techniques that re-tokenise text (augment) find through the model's origin.
+    student.name_or_path = student.config._name_or_path = str(teacher_dir)
+    return student
 
 
 @recipe("distill")

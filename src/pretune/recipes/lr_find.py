@@ -135,11 +135,7 @@ def run_lr_find(
     model_path = resolve_model_path(cfg.model.init_from)
     data = prepare_data(cfg.data, cfg.seed)
     encoded = encode_splits(load_tokenizer(model_path), data, cfg.model.max_length)
-    model = build_classifier(cfg, model_path, data.label_names)
-    techniques, model = prepare_techniques(cfg, model)  # the same model finetune would train
-    task = classify_task_factory(cfg, data.label_names, encoded["train"].labels or [])(model)
-    for technique in techniques:
-        task = technique.wrap_task(task)
+    model, techniques, task = _model_and_task(cfg, model_path, data, encoded)
     accelerator = Accelerator(mixed_precision=cfg.train.mixed_precision)
     if find_batch_size is not None:
         model.to(accelerator.device)
@@ -166,21 +162,34 @@ def run_lr_find(
     handlers = [*techniques, recorder, Progress(t.log_every)]
     fit(state, task, train_data, plan, accelerator, handlers, evaluate=None)
 
-    losses = recorder.losses
+    result = _sweep_result(lrs, recorder.losses, t.batch_size, steps)
+    write_json_atomic(run_dir / "lr_find.json", result)
+    plot_lr_find(result["lrs"], result["losses"], result["smoothed"], result["suggested_lr"],
+                 Path(run_dir) / "lr_find.png")  # fmt: skip
+    result["run_dir"] = str(run_dir)
+    return result
+
+
+def _model_and_task(cfg: Any, model_path: Path, data: Any, encoded: dict) -> tuple:
+    """The model, techniques and task `pretune finetune` would train with this config."""
+    model = build_classifier(cfg, model_path, data.label_names)
+    techniques, model = prepare_techniques(cfg, model)
+    task = classify_task_factory(cfg, data.label_names, encoded["train"].labels or [])(model)
+    for technique in techniques:
+        task = technique.wrap_task(task)
+    return model, techniques, task
+
+
+def _sweep_result(lrs: list[float], losses: list[float], batch_size: int, steps: int) -> dict:
     used = lrs[: len(losses)]
     smoothed = smooth_losses(losses)
-    suggestion = suggest_lr(used, smoothed)
     lowest = min(range(len(smoothed)), key=lambda i: smoothed[i]) if smoothed else None
-    result = {
-        "suggested_lr": suggestion,
+    return {
+        "suggested_lr": suggest_lr(used, smoothed),
         "min_loss_lr": used[lowest] if lowest is not None else None,
-        "batch_size": t.batch_size,
+        "batch_size": batch_size,
         "stopped_early": len(losses) < steps,
         "lrs": used,
         "losses": losses,
         "smoothed": smoothed,
     }
-    write_json_atomic(run_dir / "lr_find.json", result)
-    plot_lr_find(used, losses, smoothed, suggestion, Path(run_dir) / "lr_find.png")
-    result["run_dir"] = str(run_dir)
-    return result

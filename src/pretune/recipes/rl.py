@@ -8,7 +8,8 @@
 Why not trl: `trl` (1.16) installs here without changing torch/transformers, but its RL
 trainers (RLOOTrainer, GRPOTrainer, PPOTrainer) are `transformers.Trainer` subclasses with
 their own loop, checkpoints and logging, which would bypass pretune's loop, techniques,
-callbacks and run folders (DESIGN.md: one loop). The algorithm is small, so it is a task here.
+callbacks and run folders (docs/architecture.md: one loop). The algorithm is small, so it is a
+task here.
 """
 
 from __future__ import annotations

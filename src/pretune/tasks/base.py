@@ -1,6 +1,6 @@
 """The task interface: a task turns a batch into a loss (and logits) and knows its metrics.
 
-The loop calls `task(batch)` and never branches on the task type (DESIGN.md §3).
+The loop calls `task(batch)` and never branches on the task type (docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -172,42 +172,65 @@ def fit(
     Returns:
         The final state.
     """
+    run = _Fit(task, data, plan, accelerator, handlers, evaluate)
     _fire(handlers, Event.FIT_START, state)
-    last_eval_step = -1
     if evaluate_first and state.step == 0:
-        _run_eval(state, handlers, evaluate)
-        last_eval_step = 0
+        run.evaluate_now(state)
     state.model.train()
     while state.step < plan.total_steps and not state.should_stop:
-        batches = data.epoch_batches(state.epoch)
-        if not batches:
-            raise ValueError(f"epoch {state.epoch} has no batches: the training split is empty")
-        if state.batch_in_epoch == 0:
-            _fire(handlers, Event.EPOCH_START, state)
-        while state.batch_in_epoch < len(batches):
-            _train_one_step_window(state, task, batches, data, plan, accelerator, handlers)
-            epoch_done = state.batch_in_epoch >= len(batches)
-            finished = state.step >= plan.total_steps
-            if plan.eval_every and state.step % plan.eval_every == 0:
-                _run_eval(state, handlers, evaluate)
-                last_eval_step = state.step
-            if finished or state.should_stop:
-                break
-            if plan.checkpoint_every and state.step % plan.checkpoint_every == 0 and not epoch_done:
-                _fire(handlers, Event.CHECKPOINT, state)
-        if state.batch_in_epoch < len(batches):
+        if not _run_epoch(state, run):
             break  # stopped mid-epoch (step budget or early stopping)
-        _fire(handlers, Event.EPOCH_END, state)
-        if plan.eval_every == 0 and last_eval_step != state.step:
-            _run_eval(state, handlers, evaluate)
-            last_eval_step = state.step
-        state.epoch += 1
-        state.batch_in_epoch = 0
-        more = state.step < plan.total_steps and not state.should_stop
-        at_interval = plan.checkpoint_every == 0 or state.step % plan.checkpoint_every == 0
-        if more and at_interval:
-            _fire(handlers, Event.CHECKPOINT, state)
-    if last_eval_step != state.step:
-        _run_eval(state, handlers, evaluate)  # the final weights are always evaluated once
+    if run.last_eval_step != state.step:
+        run.evaluate_now(state)  # the final weights are always evaluated once
     _fire(handlers, Event.FIT_END, state)
     return state
+
+
+@dataclass
+class _Fit:
+    """What one `fit` call trains with, and the step of its last evaluation."""
+
+    task: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+    data: TrainData
+    plan: LoopPlan
+    accelerator: Any
+    handlers: Sequence[Handler]
+    evaluate: Callable[[], dict[str, Any]] | None
+    last_eval_step: int = -1
+
+    def evaluate_now(self, state: State) -> None:
+        _run_eval(state, self.handlers, self.evaluate)
+        self.last_eval_step = state.step
+
+
+def _run_epoch(state: State, run: _Fit) -> bool:
+    """The rest of the current epoch (all of it unless resuming mid-epoch); False when it
+    stopped before the epoch's end."""
+    plan, handlers = run.plan, run.handlers
+    batches = run.data.epoch_batches(state.epoch)
+    if not batches:
+        raise ValueError(f"epoch {state.epoch} has no batches: the training split is empty")
+    if state.batch_in_epoch == 0:
+        _fire(handlers, Event.EPOCH_START, state)
+    while state.batch_in_epoch < len(batches):
+        _train_one_step_window(state, run.task, batches, run.data, plan, run.accelerator,
+                               handlers)  # fmt: skip
+        epoch_done = state.batch_in_epoch >= len(batches)
+        if plan.eval_every and state.step % plan.eval_every == 0:
+            run.evaluate_now(state)
+        if state.step >= plan.total_steps or state.should_stop:
+            break
+        if plan.checkpoint_every and state.step % plan.checkpoint_every == 0 and not epoch_done:
+            _fire(handlers, Event.CHECKPOINT, state)
+    if state.batch_in_epoch < len(batches):
+        return False
+    _fire(handlers, Event.EPOCH_END, state)
+    if plan.eval_every == 0 and run.last_eval_step != state.step:
+        run.evaluate_now(state)
+    state.epoch += 1
+    state.batch_in_epoch = 0
+    more = state.step < plan.total_steps and not state.should_stop
+    at_interval = plan.checkpoint_every == 0 or state.step % plan.checkpoint_every == 0
+    if more and at_interval:
+        _fire(handlers, Event.CHECKPOINT, state)
+    return True
