@@ -84,8 +84,8 @@ def main() -> int:
     from pretune.catalog import recipe as catalog_recipe
     from pretune.catalog.fewshot import FewshotConfig
     from pretune.config import load_config
-    from pretune.recipes.fewshot import draw_seed, frozen_embeddings
     from pretune.transfer.data import load_corpus
+    from pretune.transfer.draws import draw_seed, frozen_embeddings
     from pretune.transfer.embed import Encoder, embed_texts, load_encoder
     from pretune.transfer.fewshot import (
         draw_shots,

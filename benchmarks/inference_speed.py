@@ -65,8 +65,7 @@ def main() -> None:
     from pretune.data.sources import load_source
     from pretune.deploy.export_onnx import export_run
     from pretune.deploy.quantize import quantize_run
-    from pretune.deploy.runs import run_max_length
-    from pretune.recipes.predict import Predictor, find_model_dir
+    from pretune.runs import Predictor, find_model_dir, run_max_length
 
     logging.set_verbosity_error()
     if args.dataset == "mixed":

@@ -85,9 +85,8 @@ def main() -> None:
     from transformers.utils import logging
 
     from pretune.data.encode import encode_split
-    from pretune.deploy.runs import run_max_length
     from pretune.models.load import load_tokenizer
-    from pretune.recipes.predict import find_model_dir
+    from pretune.runs import find_model_dir, run_max_length
 
     logging.set_verbosity_error()
     texts = bbc_rows(args.dataset)[0]

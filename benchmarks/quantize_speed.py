@@ -2,7 +2,7 @@
 
 Timing each model in its own block of passes (what `pretune quantize` did before) lets a
 change in the machine's load between the blocks read as a speed-up or a slow-down. Here (and
-now in `pretune quantize`, through `pretune.deploy.runs.compare_speed`) the two models are
+now in `pretune quantize`, through `pretune.deploy.measure.compare_speed`) the two models are
 interleaved batch by batch: every test batch runs through float32 and int8 back to back, the
 order alternating from batch to batch (A B, B A, ...) and from pass to pass, so both see the
 same load to within a second. (Interleaving whole passes, about a minute each here, was not
@@ -38,8 +38,8 @@ def main() -> None:
     parser.add_argument("--max-examples", type=int, default=None, help="default: whole split")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from pretune.deploy.quantize import quantize_model
-    from pretune.deploy.runs import compare_speed, load_run_model, load_test_split, model_bytes
+    from pretune.deploy.measure import compare_speed, model_bytes
+    from pretune.runs import load_run_model, load_test_split, quantize_model
 
     rm = load_run_model(args.run)
     split = load_test_split(rm, args.max_examples)

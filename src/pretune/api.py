@@ -57,7 +57,7 @@ class Run:
 
     def predict(self, texts: list[str]) -> list[dict[str, Any]]:
         """[{"label", "probability", "probabilities": {label: p}}] for each text."""
-        from pretune.recipes.predict import predict_texts
+        from pretune.runs import predict_texts
 
         names, probs = predict_texts(self.path, list(texts))
         return [

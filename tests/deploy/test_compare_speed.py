@@ -1,11 +1,11 @@
-"""compare_speed (deploy/runs.py): interleaved timing of several models on one split."""
+"""compare_speed (deploy/measure.py): interleaved timing of several models on one split."""
 
 from __future__ import annotations
 
 import pytest
 
-from pretune.deploy.quantize import quantize_model
-from pretune.deploy.runs import accuracy, compare_speed, load_run_model, load_test_split
+from pretune.deploy.measure import accuracy, compare_speed
+from pretune.runs import load_run_model, load_test_split, quantize_model
 
 
 def test_interleaved_passes_give_each_models_accuracy_and_speed(tiny_run):

@@ -14,7 +14,7 @@ from pretune.deploy.prune import (
     linear_sparsity,
     prune_model,
 )
-from pretune.deploy.runs import load_run_model
+from pretune.runs import load_run_model
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +112,17 @@ def test_prune_curve_writes_json_and_png(tiny_run, tmp_path, capsys):
 @pytest.mark.slow
 def test_prune_then_finetune_keeps_sparsity(tiny_run, tmp_path):
     from pretune.deploy.prune_run import prune_run
+    from pretune.recipes.finetune import run_finetune
 
-    report = prune_run(tiny_run, "magnitude", 0.5, tmp_path / "p", finetune_steps=3, repeats=1)
+    report = prune_run(
+        tiny_run,
+        "magnitude",
+        0.5,
+        tmp_path / "p",
+        finetune_steps=3,
+        train_fn=run_finetune,
+        repeats=1,
+    )
     assert report["after_finetune"]["steps"] == 3
     assert report["after_finetune"]["linear_sparsity"] == pytest.approx(0.5, abs=0.01)
     assert linear_sparsity(load_run_model(tmp_path / "p").model) == pytest.approx(0.5, abs=0.01)

@@ -9,8 +9,8 @@ import torch
 
 from pretune.cli.main import main
 from pretune.deploy.export_onnx import export_run
-from pretune.deploy.quantize import quantize_model, quantize_run
-from pretune.deploy.runs import load_run_model, load_test_split
+from pretune.deploy.quantize import quantize_run
+from pretune.runs import load_run_model, load_test_split, quantize_model
 
 
 def test_quantize_model_replaces_linear_layers(tiny_run):
@@ -79,7 +79,7 @@ def test_predict_on_an_export_folder_runs_onnxruntime_with_the_same_probabilitie
     tiny_run, tmp_path
 ):
     pytest.importorskip("onnxruntime")
-    from pretune.recipes.predict import Predictor
+    from pretune.runs import Predictor
 
     export_run(tiny_run, tmp_path / "onnx")
     texts = ["match goal team coach league", "bank market shares profit", "vote"] * 3

@@ -16,6 +16,7 @@ from pretune.config import load_config
 from pretune.hpo.results import write_results
 from pretune.hpo.space import parse_space
 from pretune.hpo.study import SearchSpec, run_search
+from pretune.recipes.finetune import run_finetune
 
 SPACE = {
     "train.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
@@ -41,7 +42,7 @@ def _rows(path):
 def test_three_trial_search_writes_results(tiny_csv, tiny_bert, tmp_path):
     base = _base(tiny_csv, tiny_bert, tmp_path)
     spec = _spec(tmp_path, 3, sampler="random", pruner="none")
-    study = run_search(base, spec, log=lambda _: None)
+    study = run_search(base, spec, train_fn=run_finetune, log=lambda _: None)
     written = write_results(study, base, spec.search_dir)
     rows = _rows(spec.search_dir / "trials.csv")
     assert [r["trial"] for r in rows] == ["0", "1", "2"]
@@ -65,11 +66,11 @@ def test_resumed_search_continues_numbering(tmp_path):
         return {"best_validation": {"value": cfg.train.lr}, "test": {}}
 
     base = load_config(None, [f"output_dir={tmp_path}", "name=s"])
-    run_search(base, _spec(tmp_path, 2), log=lambda _: None, run=fake_run)
-    study = run_search(base, _spec(tmp_path, 3), log=lambda _: None, run=fake_run)
+    run_search(base, _spec(tmp_path, 2), log=lambda _: None, train_fn=fake_run)
+    study = run_search(base, _spec(tmp_path, 3), log=lambda _: None, train_fn=fake_run)
     assert seen == ["trial-0", "trial-1", "trial-2"]
     assert [t.number for t in study.trials] == [0, 1, 2]
-    run_search(base, _spec(tmp_path, 3), log=lambda _: None, run=fake_run)
+    run_search(base, _spec(tmp_path, 3), log=lambda _: None, train_fn=fake_run)
     assert len(seen) == 3  # budget reached: nothing more runs
 
 
@@ -85,7 +86,9 @@ def test_pruned_trial_is_marked(tmp_path):
         return {"best_validation": {"value": value}, "test": {}}
 
     base = load_config(None, [f"output_dir={tmp_path}", "name=s"])
-    study = run_search(base, _spec(tmp_path, 3, pruner="median"), log=lambda _: None, run=fake_run)
+    study = run_search(
+        base, _spec(tmp_path, 3, pruner="median"), log=lambda _: None, train_fn=fake_run
+    )
     states = [t.state.name for t in study.trials]
     assert states == ["COMPLETE", "COMPLETE", "PRUNED"]
     marker = (tmp_path / "s" / "trial-2" / "pruned.json").read_text()

@@ -18,9 +18,8 @@ from transformers import (
     RobertaForSequenceClassification,
 )
 
-from pretune.deploy.quantize import quantize_model
 from pretune.models.first_token import FirstTokenLayer, first_token_inference
-from pretune.recipes.predict import Predictor
+from pretune.runs import Predictor, quantize_model
 
 SIZES = dict(
     vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,

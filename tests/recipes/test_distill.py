@@ -15,7 +15,7 @@ from pretune.cli.main import main
 from pretune.config import load_config
 from pretune.recipes.distill import pick_layers, run_distill
 from pretune.recipes.finetune import run_finetune
-from pretune.recipes.predict import predict_texts
+from pretune.runs import predict_texts
 
 FAST = ("model.max_length=32", "train.batch_size=8", "train.num_threads=1",
         "train.warmup_ratio=0", "train.log_every=1", "eval.batch_size=32")  # fmt: skip

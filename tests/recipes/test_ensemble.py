@@ -11,10 +11,10 @@ import pytest
 from helpers import make_rows, tiny_overrides, write_csv
 from pretune.cli.main import main
 from pretune.config import load_config
+from pretune.deploy.ensemble import run_ensemble, score_probabilities
 from pretune.errors import DataError
-from pretune.recipes.ensemble import average_probabilities, run_ensemble, score_probabilities
 from pretune.recipes.finetune import run_finetune
-from pretune.recipes.predict import predict_texts
+from pretune.runs import average_probabilities, predict_texts
 
 FAST = ("train.max_steps=12", "model.max_length=32", "train.num_threads=1")
 

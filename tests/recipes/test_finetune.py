@@ -13,7 +13,7 @@ from helpers import tiny_overrides
 from pretune.cli.main import main
 from pretune.config import load_config
 from pretune.recipes.finetune import run_finetune
-from pretune.recipes.predict import predict_texts
+from pretune.runs import predict_texts
 
 
 @pytest.fixture(scope="module")

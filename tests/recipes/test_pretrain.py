@@ -13,9 +13,9 @@ from helpers import tiny_overrides, write_csv
 from pretune.catalog import load_recipe_config
 from pretune.cli.main import main
 from pretune.config import load_config
+from pretune.deploy.generate import generate_text
 from pretune.errors import ConfigError, DataError
 from pretune.recipes.finetune import run_finetune
-from pretune.recipes.generate import generate_text
 from pretune.recipes.pretrain import run_pretrain
 
 pytestmark = pytest.mark.slow

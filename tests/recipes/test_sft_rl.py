@@ -33,7 +33,7 @@ def records(run_dir: Path, split: str) -> list[dict]:
 
 
 def test_sft_learns_the_responses_and_generate_uses_the_template(tiny_lm, tmp_path):
-    from pretune.recipes.generate import generate_text
+    from pretune.deploy.generate import generate_text
     from pretune.recipes.sft import run_sft
 
     pairs = tmp_path / "pairs.jsonl"

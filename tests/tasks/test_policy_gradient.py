@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from pretune.rl.policy_gradient import policy_gradient_loss, rloo_advantages
 from pretune.rl.rewards import KeywordReward
 from pretune.rl.sampling import completion_mask, left_pad, sequence_kl
-from pretune.tasks.policy_gradient import policy_gradient_loss, rloo_advantages
 
 
 def test_rloo_advantage_is_reward_minus_mean_of_the_others():

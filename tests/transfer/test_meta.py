@@ -54,8 +54,8 @@ def test_meta_training_runs_through_the_loop(method: str, tmp_path: Path) -> Non
     from pretune.catalog import recipe as catalog_recipe
     from pretune.catalog.metalearn import MetalearnConfig
     from pretune.config import load_config
-    from pretune.recipes.metalearn import meta_train
     from pretune.transfer.meta import adapt_and_predict
+    from pretune.transfer.metalearn import meta_train
 
     table, labels = _clusters(dim=16)
     cfg = load_config(

@@ -48,3 +48,41 @@ def recipe_config(recipe: str, items: Sequence[str], resume: Path | None = None)
             )
         return open_run_for_resume(resume, schema=catalog_entry(recipe).schema)
     return load_recipe_config(recipe, config_path, overrides)
+
+
+def add_run_command(
+    sub: Any,
+    name: str,
+    options: dict[str, Any],
+    handler: Any,
+    *,
+    summary: str,
+    description: str,
+    run_help: str = "a finished run folder",
+) -> None:
+    """Register `pretune <name> RUN [key=value ...]`: the shape of every command that reads a
+    finished run (quantize, export, prune, serve); `options` maps each key to its type."""
+    parser = sub.add_parser(name, help=summary, description=description)
+    parser.add_argument("run", type=Path, help=run_help)
+    parser.add_argument("options", nargs="*", help=f"key=value: {', '.join(options)}")
+    parser.set_defaults(handler=handler)
+
+
+def print_report(report: dict[str, Any]) -> int:
+    """Print a command's JSON report on stdout (progress went to stderr); exit status 0."""
+    import json
+
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def report_handler(command: Any, allowed: dict[str, Any]) -> Any:
+    """The argparse handler of a command that reads a run and prints a JSON report:
+    `key=value` options parsed and typed by `allowed`, then `command(run, options) -> report`."""
+
+    def handler(args: Any) -> int:
+        from pretune.deploy.options import parse_options
+
+        return print_report(command(args.run, parse_options(args.options, allowed)))
+
+    return handler

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from pretune.recipes.ensemble import run_ensemble
+    from pretune.deploy.ensemble import run_ensemble
 
     runs, data = [], None
     for item in args.args:

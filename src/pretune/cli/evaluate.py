@@ -55,7 +55,7 @@ def _convert(key: str, raw: str, default: Any) -> Any:
 
 def parse_options(items: list[str]):  # -> EvalOptions
     """`["data=x.csv", "calibrate=true"]` -> EvalOptions; unknown keys name the closest one."""
-    from pretune.recipes.evaluate import EvalOptions
+    from pretune.evaluate.run_eval import EvalOptions
 
     defaults = EvalOptions()
     known = {f.name for f in fields(EvalOptions)}

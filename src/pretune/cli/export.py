@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+from typing import Any
+
+from pretune.cli.common import add_run_command, report_handler
 
 __all__ = ["register"]
 
@@ -12,24 +14,20 @@ OPTIONS = {"format": str, "output": Path, "opset": int, "check_examples": int}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
+    add_run_command(
+        sub,
         "export",
-        help="export a fine-tuned classifier to ONNX, checked against PyTorch",
+        OPTIONS,
+        report_handler(export, OPTIONS),
+        summary="export a fine-tuned classifier to ONNX, checked against PyTorch",
         description="Write <run>/model-onnx/ (model.onnx with dynamic batch and sequence axes, "
         "tokenizer, config.json) and print the largest logit difference from PyTorch on the "
         "run's test texts.",
     )
-    parser.add_argument("run", type=Path, help="a finished run folder")
-    parser.add_argument("options", nargs="*", help=f"key=value: {', '.join(OPTIONS)}")
-    parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def export(run: Path, options: dict[str, Any]) -> dict[str, Any]:
     from pretune.deploy.export_onnx import export_run
-    from pretune.deploy.runs import parse_options
 
-    options = parse_options(args.options, OPTIONS)
     fmt = options.pop("format", "onnx")
-    report = export_run(args.run, options.pop("output", None), fmt=fmt, **options)
-    print(json.dumps(report, indent=2))
-    return 0
+    return export_run(run, options.pop("output", None), fmt=fmt, **options)

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pretune.recipes.generate import generate_text
+    from pretune.deploy.generate import generate_text
 
     options = {}
     for item in args.options:

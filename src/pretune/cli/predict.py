@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pretune.recipes.predict import predict_to
+    from pretune.deploy.predict import predict_to
 
     predict_to(args.run, args.input, args.output, args.text_column, args.batch_size)
     return 0

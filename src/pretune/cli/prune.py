@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+from typing import Any
+
+from pretune.cli.common import add_run_command, report_handler
 
 __all__ = ["register"]
 
@@ -21,33 +23,30 @@ OPTIONS = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
+    add_run_command(
+        sub,
         "prune",
-        help="prune a run's model (magnitude, heads, ffn, layers); report accuracy, size, speed",
+        OPTIONS,
+        report_handler(prune, OPTIONS),
+        summary="prune a run's model (magnitude, heads, ffn, layers); report accuracy, size, speed",
         description="Prune a run's model and save it (default <run>/model-pruned-<method>), or "
         "with curve=0.1,0.3,... measure accuracy/speed at each amount (JSON + PNG in "
         "<run>/prune-curves). Unstructured magnitude pruning and head zeroing do not make dense "
         "kernels faster; ffn and layers do.",
     )
-    parser.add_argument("run", type=Path, help="a finished run folder")
-    parser.add_argument("options", nargs="*", help=f"key=value: {', '.join(OPTIONS)}")
-    parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def prune(run: Path, options: dict[str, Any]) -> dict[str, Any]:
     from pretune.deploy.prune_run import prune_run, prune_sweep
-    from pretune.deploy.runs import parse_options
     from pretune.errors import ConfigError
+    from pretune.recipes.finetune import run_finetune
 
-    options = parse_options(args.options, OPTIONS)
     method = options.pop("method", "magnitude")
     output = options.pop("output", None)
     if "curve" in options:
         if "finetune_steps" in options or "amount" in options:
             raise ConfigError("curve=... sweeps the amount without fine-tuning; drop amount= and "
                               "finetune_steps=, or drop curve=")  # fmt: skip
-        report = prune_sweep(args.run, method, options.pop("curve"), output, **options)
-    else:
-        report = prune_run(args.run, method, options.pop("amount", 0.3), output, **options)
-    print(json.dumps(report, indent=2))
-    return 0
+        return prune_sweep(run, method, options.pop("curve"), output, **options)
+    amount = options.pop("amount", 0.3)
+    return prune_run(run, method, amount, output, train_fn=run_finetune, **options)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+from typing import Any
+
+from pretune.cli.common import add_run_command, report_handler
 
 __all__ = ["register"]
 
@@ -14,23 +16,19 @@ OPTIONS = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
+    add_run_command(
+        sub,
         "quantize",
-        help="dynamic int8 quantisation for CPU; reports accuracy change and speed-up",
+        OPTIONS,
+        report_handler(quantize, OPTIONS),
+        summary="dynamic int8 quantisation for CPU; reports accuracy change and speed-up",
         description="Quantise a run's Linear layers to int8 (dynamic), save the model folder "
         "(default <run>/model-int8, usable by `pretune predict` and `pretune serve`) and print "
         "accuracy and examples/s of float32 vs int8 on the run's test split as JSON.",
     )
-    parser.add_argument("run", type=Path, help="a finished run folder")
-    parser.add_argument("options", nargs="*", help=f"key=value: {', '.join(OPTIONS)}")
-    parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def quantize(run: Path, options: dict[str, Any]) -> dict[str, Any]:
     from pretune.deploy.quantize import quantize_run
-    from pretune.deploy.runs import parse_options
 
-    options = parse_options(args.options, OPTIONS)
-    report = quantize_run(args.run, options.pop("output", None), **options)
-    print(json.dumps(report, indent=2))
-    return 0
+    return quantize_run(run, options.pop("output", None), **options)

@@ -95,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
             log_line(f"warning: worker exit codes {codes}")
         study = open_study(spec)
     else:
-        study = run_search(base, spec, log=log_line)
+        from pretune.recipes.finetune import run_finetune
+
+        study = run_search(base, spec, train_fn=run_finetune, log=log_line)
     written = write_results(study, base, spec.search_dir)
     print(written["table"])
     if written["importances"]:

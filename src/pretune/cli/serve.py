@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from pretune.cli.common import add_run_command
 
 __all__ = ["register"]
 
@@ -15,21 +16,22 @@ OPTIONS = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
+    add_run_command(
+        sub,
         "serve",
-        help="serve a run's classifier over HTTP (/predict, /health, /metrics)",
+        OPTIONS,
+        run,
+        summary="serve a run's classifier over HTTP (/predict, /health, /metrics)",
         description="An HTTP service (FastAPI + uvicorn) with dynamic batching: POST /predict "
         '{"texts": [...]}, GET /health, GET /metrics (Prometheus), GET /openapi.json. '
         "Accepts run folders and `pretune quantize` folders.",
+        run_help="a finished run folder (or int8 model folder)",
     )
-    parser.add_argument("run", type=Path, help="a finished run folder (or int8 model folder)")
-    parser.add_argument("options", nargs="*", help=f"key=value: {', '.join(OPTIONS)}")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from pretune.cli.common import log_line
-    from pretune.deploy.runs import parse_options
+    from pretune.deploy.options import parse_options
     from pretune.deploy.serve import Limits, serve
     from pretune.errors import ConfigError
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
-import json
 import random
 import re
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from typing import Any
 
 import torch
 
+from pretune.data.jsonl import json_lines
 from pretune.data.masking import IGNORE_INDEX
 from pretune.errors import DataError
 from pretune.metrics.seqeval import Chunking, get_entities, repair_iob2
@@ -213,17 +213,7 @@ def _jsonl_example(record: Any, where: str) -> NerExample:
 def read_ner_jsonl(path: Path) -> list[NerExample]:
     """One JSON object per line: {"text": str, "entities": [{"start", "end", "label"}]}."""
     path = Path(path)
-    examples = []
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise DataError(f"{where}: not valid JSON ({exc})") from exc
-            examples.append(_jsonl_example(record, where))
+    examples = [_jsonl_example(record, where) for record, where, _ in json_lines(path)]
     if not examples:
         raise DataError(f"{path}: no examples")
     return examples

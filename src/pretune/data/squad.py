@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from pretune.data.jsonl import json_lines
 from pretune.errors import DataError
 
 __all__ = [
@@ -118,20 +119,12 @@ def read_qa_jsonl(path: Path) -> list[QAExample]:
     "answer_start"}]} (or the Hugging Face form {"text": [...], "answer_start": [...]})."""
     path = Path(path)
     out = []
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                r = json.loads(line)
-            except ValueError as exc:
-                raise DataError(f"{where}: not valid JSON ({exc})") from exc
-            if not isinstance(r, dict) or not all(k in r for k in ("question", "context")):
-                raise DataError(f"{where}: expected an object with question, context, answers")
-            qid = str(r.get("id", f"line{lineno}"))
-            texts, starts = _answers(r.get("answers", []), where, qid)
-            out.append(_check(QAExample(qid, r["question"], r["context"], texts, starts), where))
+    for r, where, lineno in json_lines(path):
+        if not isinstance(r, dict) or not all(k in r for k in ("question", "context")):
+            raise DataError(f"{where}: expected an object with question, context, answers")
+        qid = str(r.get("id", f"line{lineno}"))
+        texts, starts = _answers(r.get("answers", []), where, qid)
+        out.append(_check(QAExample(qid, r["question"], r["context"], texts, starts), where))
     if not out:
         raise DataError(f"{path}: no questions")
     return out

@@ -13,16 +13,10 @@ import torch
 
 from pretune.data.batching import inference_batches
 from pretune.data.encode import EncodedSplit
-from pretune.deploy.runs import (
-    QUANTIZATION_FILE,
-    check_output,
-    load_run_model,
-    load_test_split,
-    require,
-    run_config_path,
-)
+from pretune.deploy.options import check_output, require
 from pretune.errors import ConfigError
 from pretune.process_state import leaves_process_as_found
+from pretune.runs import QUANTIZATION_FILE, load_run_model, load_test_split, run_config_path
 
 __all__ = ["compare_with_onnx", "export_onnx", "export_run"]
 

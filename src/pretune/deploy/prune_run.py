@@ -5,27 +5,30 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from pretune.deploy.measure import accuracy, measure_speed, model_bytes
+from pretune.deploy.options import check_output
 from pretune.deploy.prune import describe, prune_model
-from pretune.deploy.runs import (
-    QUANTIZATION_FILE,
-    RunModel,
-    accuracy,
-    check_output,
-    load_run_model,
-    load_test_split,
-    measure_speed,
-    model_bytes,
-    run_config_path,
-)
 from pretune.errors import ConfigError
 from pretune.process_state import leaves_process_as_found
+from pretune.runs import (
+    QUANTIZATION_FILE,
+    RunModel,
+    load_run_model,
+    load_test_split,
+    run_config,
+    run_config_path,
+)
 
 __all__ = ["plot_curve", "prune_run", "prune_sweep"]
+
+# cfg, log=, live_progress= -> the run summary (with "run_dir"): the finetune recipe's signature
+TrainFn = Callable[..., dict[str, Any]]
 
 
 def _measure(model: Any, split: Any, batch_size: int, repeats: int) -> dict[str, Any]:
@@ -56,19 +59,16 @@ def _save(model: Any, rm: RunModel, output: Path) -> None:
     tmp.replace(output)
 
 
-def _finetune(rm: RunModel, pruned_dir: Path, steps: int) -> Path:
+def _finetune(rm: RunModel, pruned_dir: Path, steps: int, train_fn: TrainFn) -> Path:
     """A short run of the finetune recipe starting from the pruned weights; its model folder."""
-    from pretune.config import load_config
-    from pretune.recipes.finetune import run_finetune
-
     overrides = [
         f"model.init_from={pruned_dir}",
         f"train.max_steps={steps}",
         f"output_dir={pruned_dir.parent}",
         f"name={pruned_dir.name}-finetuned",
     ]
-    cfg = load_config(run_config_path(rm.run_dir, rm.model_dir), overrides)
-    summary = run_finetune(cfg, log=lambda _: None, live_progress=False)
+    cfg = run_config(rm.run_dir, rm.model_dir, overrides)
+    summary = train_fn(cfg, log=lambda _: None, live_progress=False)
     return Path(summary["run_dir"])
 
 
@@ -80,6 +80,7 @@ def prune_run(
     output: Path | None = None,
     *,
     finetune_steps: int = 0,
+    train_fn: TrainFn | None = None,
     batch_size: int = 32,
     repeats: int = 3,
     max_examples: int | None = None,
@@ -87,12 +88,15 @@ def prune_run(
     """Prune a run's model, save it to `output` (default `<run>/model-pruned-<method>`).
 
     With `finetune_steps`, the finetune recipe then trains the pruned model for that many steps
-    (a new run folder beside `output`). Zeroing methods (magnitude, heads) are applied again
-    after fine-tuning, since training revives zeroed weights.
+    (a new run folder beside `output`) with `train_fn` (the CLI passes `run_finetune`: a
+    parameter, so deploy never imports the recipes above it). Zeroing methods (magnitude,
+    heads) are applied again after fine-tuning, since training revives zeroed weights.
 
     Returns:
         Accuracy, examples/s, size and structure before and after (and after fine-tuning).
     """
+    if finetune_steps and train_fn is None:
+        raise ConfigError("finetune_steps needs train_fn, the training function to run")
     rm = _load(run)
     output = check_output(Path(output or Path(run) / f"model-pruned-{method}"), Path(run))
     split = load_test_split(rm, max_examples)
@@ -102,7 +106,7 @@ def prune_run(
     report["after"] = _measure(pruned, split, batch_size, repeats)
     _save(pruned, rm, output)
     if finetune_steps:
-        tuned_run = _finetune(rm, output, finetune_steps)
+        tuned_run = _finetune(rm, output, finetune_steps, train_fn)
         tuned = load_run_model(tuned_run).model
         if method in ("magnitude", "heads"):
             tuned = prune_model(tuned, method, amount)

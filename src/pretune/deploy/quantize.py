@@ -10,42 +10,23 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from pretune.deploy.runs import (
+from pretune.deploy.measure import compare_speed, model_bytes
+from pretune.deploy.options import check_output
+from pretune.process_state import leaves_process_as_found
+from pretune.runs import (
     QUANTIZATION_FILE,
-    check_output,
-    compare_speed,
     load_run_model,
     load_test_split,
-    model_bytes,
+    quantize_model,
     run_config_path,
 )
-from pretune.process_state import leaves_process_as_found
 
 __all__ = ["quantize_model", "quantize_run"]
-
-
-def quantize_model(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of `model` with every nn.Linear dynamically quantised to int8 (CPU only)."""
-    import copy
-
-    from torch.ao.quantization import quantize_dynamic
-
-    # quantize_dynamic needs a quantised-kernel engine; fbgemm (x86) or qnnpack (ARM).
-    engines = torch.backends.quantized.supported_engines
-    if torch.backends.quantized.engine == "none" or torch.backends.quantized.engine not in engines:
-        torch.backends.quantized.engine = "fbgemm" if "fbgemm" in engines else engines[0]
-    with warnings.catch_warnings():
-        # torch 2.13 announces the deprecation of quantised dtypes on every call (torchao is
-        # the successor); docs/deploy.md says so once instead of every run.
-        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
-        model = copy.deepcopy(model).eval()
-        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def _save(model_dir: Path, run_config: Path | None, output: Path) -> None:

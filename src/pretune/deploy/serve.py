@@ -24,6 +24,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from pretune.deploy.options import require
+from pretune.runs import Predictor
+
 __all__ = ["Batcher", "Limits", "ServiceMetrics", "create_app", "load_predictor", "serve"]
 
 
@@ -60,8 +63,6 @@ Predict = Callable[[list[str]], np.ndarray]  # texts -> probabilities (N, K)
 
 def load_predictor(run: Path, max_batch: int = 32) -> tuple[Predict, list[str]]:
     """(texts -> probabilities, label names) for a run or model folder (int8 ones included)."""
-    from pretune.recipes.predict import Predictor
-
     predictor = Predictor.load(run)
 
     def predict(texts: list[str]) -> np.ndarray:
@@ -168,29 +169,27 @@ def _limit_error(texts: Sequence[str], limits: Limits) -> str | None:
     return None
 
 
-def create_app(predict: Predict, label_names: list[str], limits: Limits = Limits()) -> Any:
-    """The FastAPI application around a `predict` function (see `load_predictor`)."""
-    from fastapi import FastAPI, Request
+def _predictions(probs: np.ndarray, label_names: list[str]) -> dict[str, Any]:
+    best = probs.argmax(axis=1)
+    return {
+        "predictions": [
+            {
+                "label": label_names[k],
+                "probability": float(row[k]),
+                "probabilities": dict(zip(label_names, map(float, row), strict=True)),
+            }
+            for k, row in zip(best, probs, strict=True)
+        ]
+    }
+
+
+def _add_error_handling(app: Any, metrics: ServiceMetrics) -> None:
+    """Count every request by path and status; explain invalid bodies with one `error` line."""
+    from fastapi import Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse, PlainTextResponse
+    from fastapi.responses import JSONResponse
 
-    metrics = ServiceMetrics()
-    batcher = Batcher(predict, limits, metrics)
     known_paths = {"/predict", "/health", "/metrics", "/openapi.json", "/docs"}
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        worker = asyncio.create_task(batcher.run())
-        yield
-        worker.cancel()
-
-    app = FastAPI(
-        title="pretune classifier",
-        version="1",
-        description=f"Labels: {', '.join(label_names)}. Limits: max_texts={limits.max_texts} "
-        f"per request, max_chars={limits.max_chars} per text (413 beyond).",
-        lifespan=lifespan,
-    )
 
     @app.middleware("http")
     async def count(request: Request, call_next: Callable) -> Any:
@@ -210,6 +209,12 @@ def create_app(predict: Predict, label_names: list[str], limits: Limits = Limits
         body["detail"] = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in errors[:10]]
         return JSONResponse(status_code=422, content=body)
 
+
+def _add_routes(
+    app: Any, batcher: Batcher, metrics: ServiceMetrics, label_names: list[str], limits: Limits
+) -> None:
+    from fastapi.responses import JSONResponse, PlainTextResponse
+
     responses = {413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 
     @app.post("/predict", response_model=PredictResponse, responses=responses)
@@ -217,18 +222,7 @@ def create_app(predict: Predict, label_names: list[str], limits: Limits = Limits
         problem = _limit_error(request.texts, limits)
         if problem:
             return JSONResponse(status_code=413, content={"error": problem})
-        probs = await batcher.submit(request.texts)
-        best = probs.argmax(axis=1)
-        return {
-            "predictions": [
-                {
-                    "label": label_names[k],
-                    "probability": float(row[k]),
-                    "probabilities": dict(zip(label_names, map(float, row), strict=True)),
-                }
-                for k, row in zip(best, probs, strict=True)
-            ]
-        }
+        return _predictions(await batcher.submit(request.texts), label_names)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -238,13 +232,34 @@ def create_app(predict: Predict, label_names: list[str], limits: Limits = Limits
     async def metrics_text() -> str:
         return metrics.render()
 
+
+def create_app(predict: Predict, label_names: list[str], limits: Limits = Limits()) -> Any:
+    """The FastAPI application around a `predict` function (see `load_predictor`)."""
+    from fastapi import FastAPI
+
+    metrics = ServiceMetrics()
+    batcher = Batcher(predict, limits, metrics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        worker = asyncio.create_task(batcher.run())
+        yield
+        worker.cancel()
+
+    app = FastAPI(
+        title="pretune classifier",
+        version="1",
+        description=f"Labels: {', '.join(label_names)}. Limits: max_texts={limits.max_texts} "
+        f"per request, max_chars={limits.max_chars} per text (413 beyond).",
+        lifespan=lifespan,
+    )
+    _add_error_handling(app, metrics)
+    _add_routes(app, batcher, metrics, label_names, limits)
     return app
 
 
 def serve(run: Path, host: str = "127.0.0.1", port: int = 8000, limits: Limits = Limits()) -> None:
     """Load `run` and serve it with uvicorn until interrupted."""
-    from pretune.deploy.runs import require
-
     for module in ("fastapi", "uvicorn"):
         require(module, "pretune serve")
     import uvicorn

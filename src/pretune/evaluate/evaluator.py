@@ -56,7 +56,7 @@ def predict_probabilities(
     """Yield (row indices, class probabilities (B, K)) batch by batch, longest rows first.
 
     `model` is a torch classifier, or any `inputs -> logits` function (an onnxruntime session
-    wrapped by `recipes.predict`); inputs never hold `labels`, and hold no `attention_mask`
+    wrapped by `runs.Predictor`); inputs never hold `labels`, and hold no `attention_mask`
     when the batch has no padding.
     """
     if isinstance(model, torch.nn.Module):

@@ -6,36 +6,37 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pretune.data.sources import load_source
 from pretune.errors import CheckpointError, ConfigError
 from pretune.explain.attention import attention_grid, attentions, rollout, rollout_plot
 from pretune.explain.attributions import METHODS, Explainer
 from pretune.explain.global_rules import extract_rules, influential_words
 from pretune.explain.page import render_page
 from pretune.process_state import leaves_process_as_found
+from pretune.report import try_write_report
+from pretune.runs import load_run_model, run_config, run_config_path, run_split
 
-__all__ = ["explain_run", "explain_texts", "global_texts", "load_explainer"]
+__all__ = [
+    "explain_run",
+    "explain_texts",
+    "global_explanation",
+    "global_texts",
+    "load_explainer",
+]
 
 
 def load_explainer(run_dir: Path) -> Explainer:
     """The run's final model (eager attention, so attention weights come back) and tokenizer."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    model_dir = Path(run_dir) / "model"
-    if not (model_dir / "config.json").is_file():
+    run_dir = Path(run_dir)
+    if not (run_dir / "model" / "config.json").is_file():
         raise CheckpointError(
             f"{run_dir} has no model/ folder: explain needs a finished run (pretune finetune)"
         )
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(model_dir), attn_implementation="eager"
-    )
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    max_length = min(getattr(model.config, "max_position_embeddings", 512), 512)
-    config = Path(run_dir) / "config.yaml"
-    if config.is_file():
-        from pretune.config import load_config
-
-        max_length = min(max_length, load_config(config).model.max_length)
-    return Explainer(model, tokenizer, max_length)
+    loaded = load_run_model(run_dir, attn_implementation="eager")
+    max_length = min(getattr(loaded.model.config, "max_position_embeddings", 512), 512)
+    if run_config_path(run_dir) is not None:
+        max_length = min(max_length, run_config(run_dir).model.max_length)
+    return Explainer(loaded.model, loaded.tokenizer, max_length)
 
 
 def _labels(explainer: Explainer) -> list[str]:
@@ -73,21 +74,59 @@ def explain_texts(
 def global_texts(run_dir: Path, data: str | None, limit: int) -> list[str]:
     """Texts for global explanations: `data` (a file or built-in), else the run's own
     validation + test splits (re-made from its config, so the same rows it never trained on)."""
-    from pretune.config import load_config
-    from pretune.data.text_classification import prepare_data
-
-    cfg = load_config(Path(run_dir) / "config.yaml")
+    cfg = run_config(Path(run_dir))
     if data:
-        from pretune.data.sources import load_source
-
         dataset = load_source(
             data, text_column=cfg.data.text_column, label_column=cfg.data.label_column
         )
         texts = list(dataset["text"][:])
     else:
-        splits = prepare_data(cfg.data, cfg.seed).splits
-        texts = list(splits["validation"]["text"][:]) + list(splits["test"]["text"][:])
+        texts = list(run_split(cfg, "validation")["text"][:])
+        texts += list(run_split(cfg, "test")["text"][:])
     return texts[:limit]
+
+
+def global_explanation(
+    explainer: Explainer, corpus: list[str], ig_texts: int, log: Any = print
+) -> dict[str, Any]:
+    """Rules that mimic the model on `corpus` and per-class influential words (IG over the
+    first `ig_texts` texts: IG is the slow part)."""
+    log(f"global explanation over {len(corpus)} texts")
+    labels = _labels(explainer)
+    predicted = []
+    for start in range(0, len(corpus), 32):
+        predicted += [
+            labels[int(i)] for i in explainer.probs(corpus[start : start + 32]).argmax(-1)
+        ]
+    rules = extract_rules(corpus, predicted)
+    igs = [explainer.integrated_gradients(t, steps=24) for t in corpus[:ig_texts]]
+    log(
+        f"rules (fidelity {rules.fidelity:.3f} on {rules.n_heldout} held-out texts):\n" + rules.text
+    )
+    return {"rules": rules, "words": influential_words(igs, labels)}
+
+
+def _check_request(texts: list[str], methods: list[str], global_: bool) -> None:
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ConfigError(
+            f"method={','.join(unknown)} unknown; choose from {', '.join(METHODS)}, all"
+        )
+    if not texts and not global_:
+        raise ConfigError('give text="..." or file=<texts.txt> (or global=true)')
+
+
+def _write_numbers(path: Path, items: list[dict[str, Any]], glob: dict | None) -> None:
+    """explain.json beside the page: the IG numbers per text and the rules' fidelity."""
+    numbers = [
+        {"text": it["text"][:200], "predicted": it["predicted"],
+         **{f"ig_{k}": v for k, v in it["attributions"][0].extra.items()
+            if k in ("sum", "f_x", "f_baseline", "delta")}}
+        for it in items if it["attributions"] and it["attributions"][0].method == "ig"
+    ]  # fmt: skip
+    if glob:
+        numbers.append({"rules_fidelity": glob["rules"].fidelity})
+    path.write_text(json.dumps(numbers, indent=2), encoding="utf-8")
 
 
 @leaves_process_as_found()
@@ -119,47 +158,19 @@ def explain_run(
     Returns:
         The path written.
     """
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ConfigError(
-            f"method={','.join(unknown)} unknown; choose from {', '.join(METHODS)}, all"
-        )
-    if not texts and not global_:
-        raise ConfigError('give text="..." or file=<texts.txt> (or global=true)')
+    _check_request(texts, methods, global_)
     explainer = load_explainer(Path(run_dir))
     log(f"explaining {len(texts)} text(s) with {', '.join(methods)}")
     items = explain_texts(explainer, texts, methods)
     glob = None
     if global_:
-        corpus = global_texts(Path(run_dir), data, limit)
-        log(f"global explanation over {len(corpus)} texts")
-        labels = _labels(explainer)
-        predicted = []
-        for start in range(0, len(corpus), 32):
-            predicted += [
-                labels[int(i)] for i in explainer.probs(corpus[start : start + 32]).argmax(-1)
-            ]
-        rules = extract_rules(corpus, predicted)
-        igs = [explainer.integrated_gradients(t, steps=24) for t in corpus[:ig_texts]]
-        glob = {"rules": rules, "words": influential_words(igs, labels)}
-        log(
-            f"rules (fidelity {rules.fidelity:.3f} on {rules.n_heldout} held-out texts):\n"
-            + rules.text
+        glob = global_explanation(
+            explainer, global_texts(Path(run_dir), data, limit), ig_texts, log
         )
     path = Path(output) if output else Path(run_dir) / "explain" / "index.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_page(Path(run_dir).name, items, glob), encoding="utf-8")
-    numbers = [
-        {"text": it["text"][:200], "predicted": it["predicted"],
-         **{f"ig_{k}": v for k, v in it["attributions"][0].extra.items()
-            if k in ("sum", "f_x", "f_baseline", "delta")}}
-        for it in items if it["attributions"] and it["attributions"][0].method == "ig"
-    ]  # fmt: skip
-    if glob:
-        numbers.append({"rules_fidelity": glob["rules"].fidelity})
-    (path.parent / "explain.json").write_text(json.dumps(numbers, indent=2), encoding="utf-8")
+    _write_numbers(path.parent / "explain.json", items, glob)
     if (Path(run_dir) / "summary.json").is_file():  # link the page from the run's report
-        from pretune.report import try_write_report
-
         try_write_report(Path(run_dir), log)
     return path

@@ -215,8 +215,8 @@ def run_search(
     base: RunConfig,
     spec: SearchSpec,
     *,
+    train_fn: Callable[..., dict],
     log: Callable[[str], Any] = print,
-    run: Callable[..., dict] | None = None,
 ) -> Any:
     """Run trials in this process until the study holds `spec.trials` finished ones.
 
@@ -224,15 +224,15 @@ def run_search(
         base: the config every trial starts from.
         spec: the search folder, space, budget, sampler, pruner and storage.
         log: where progress messages go.
-        run: the training function (default `run_finetune`; tests may pass a stand-in).
+        train_fn: the training function, `train_fn(cfg, log=, live_progress=, extra_handlers=)
+            -> summary` (the CLI passes `run_finetune`; tests may pass a stand-in). A parameter,
+            so the search (a library layer) never imports the recipes above it.
 
     Returns:
         The Optuna study.
     """
     import optuna
 
-    if run is None:
-        from pretune.recipes.finetune import run_finetune as run
     if spec.trials < 1:
         raise ConfigError(f"trials={spec.trials}: give at least 1")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -246,5 +246,5 @@ def run_search(
             spec.trials,
             states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED),
         )
-        study.optimize(_objective(base, spec, log, run), n_trials=left, callbacks=[stop])
+        study.optimize(_objective(base, spec, log, train_fn), n_trials=left, callbacks=[stop])
     return study

@@ -156,11 +156,10 @@ def run_cv(
 def ensemble_predict(cv_dir: Path, texts: list[str], batch_size: int = 64):
     """(label names, mean probabilities (N, K)) of the kept fold models of a cv run.
 
-    The same averaging as `pretune ensemble` (`recipes/ensemble.py`), which also scores the
+    The same averaging as `pretune ensemble` (`deploy/ensemble.py`), which also scores the
     fold models together: `pretune ensemble runs/<name>/fold-* data=<labelled file>`.
     """
-    from pretune.recipes.ensemble import average_probabilities
-    from pretune.recipes.predict import predict_texts
+    from pretune.runs import average_probabilities, predict_texts
 
     cv_path = Path(cv_dir) / "cv.json"
     if not cv_path.is_file():

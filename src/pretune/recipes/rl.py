@@ -33,9 +33,9 @@ from pretune.recipes._runner import recipe
 from pretune.recipes.sft import load_causal_lm
 from pretune.report.run_data import read_records
 from pretune.rl.log import RLLog
+from pretune.rl.policy_gradient import PolicyGradientTask
 from pretune.rl.rewards import build_reward
 from pretune.rl.sampling import disable_dropout, left_pad
-from pretune.tasks.policy_gradient import PolicyGradientTask
 from pretune.tasks.sft import render_chat
 from pretune.train.session import Session
 from pretune.train.setup import innermost_task

@@ -15,14 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from pretune.config import save_config
 from pretune.errors import ConfigError, DataError
 from pretune.process_state import leaves_process_as_found
-from pretune.recipes.fewshot import frozen_embeddings
-from pretune.train.run_folder import create_run_dir
-from pretune.transfer.data import Corpus, load_corpus
+from pretune.report.transfer_page import write_outputs
+from pretune.transfer.data import Corpus, load_seeded_corpus
+from pretune.transfer.draws import frozen_embeddings
 from pretune.transfer.embed import load_encoder
-from pretune.transfer.results import scores, write_outputs
+from pretune.transfer.results import open_run, scores
 from pretune.transfer.zeroshot import (
     cloze_scores,
     has_trained_mlm_head,
@@ -123,14 +122,10 @@ def _cloze_step(
 @leaves_process_as_found()
 def run_zeroshot(cfg: Any, *, log: Any = print) -> dict[str, Any]:
     """Score each zero-shot step on the test split; returns the summary."""
-    from pretune.train.setup import set_determinism
-
     started = time.perf_counter()
-    set_determinism(cfg)
-    corpus = load_corpus(cfg.data, cfg.seed, cfg.test_fraction)
+    corpus = load_seeded_corpus(cfg)
     labels, ids = _select_labels(cfg, corpus)
-    run_dir = create_run_dir(cfg, "zeroshot")
-    save_config(cfg, run_dir / "config.yaml")
+    run_dir = open_run(cfg, "zeroshot")
     step = _embedding_steps if cfg.method == "embedding" else _cloze_step
     results, extra = step(cfg, corpus, labels, ids, log)
     summary = {

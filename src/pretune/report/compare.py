@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from pretune.errors import ConfigError
-from pretune.report import plots
 from pretune.report.evaluation_sections import EFFICIENCY
 from pretune.report.html import Num, Raw, esc, fmt, image, missing, page, row, section, table
+from pretune.report.plots import line_chart
 from pretune.report.render import write_text_atomic
 from pretune.report.run_data import RunData, dig, flatten, load_run, number, series
 from pretune.report.sections import TEST_METRICS
@@ -141,7 +141,7 @@ def _curves(runs: Sequence[RunData], labels: list[str]) -> str:
             (label, *series(r.split_records(split), key))
             for label, r in zip(labels, runs, strict=True)
         ]
-        if uri := plots.line_chart(lines, title=title, ylabel=ylabel):
+        if uri := line_chart(lines, title=title, ylabel=ylabel):
             images.append(image(uri, title))
     if not images:
         return missing("no metrics.jsonl records")

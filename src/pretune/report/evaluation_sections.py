@@ -3,8 +3,8 @@ and efficiency (summary.json sections written by `pretune.evaluate.analysis`).""
 
 from __future__ import annotations
 
-from pretune.report import plots
 from pretune.report.html import Num, cut_text, esc, image, missing, row, table
+from pretune.report.plots import rate_curves, reliability_chart
 from pretune.report.run_data import RunData, dig, number
 
 __all__ = [
@@ -41,9 +41,9 @@ def curves_section(run: RunData) -> str:
     roc = dig(run.summary, "curves", "roc")
     pr = dig(run.summary, "curves", "pr")
     images = []
-    if isinstance(roc, dict) and (uri := plots.rate_curves(roc, kind="roc")):
+    if isinstance(roc, dict) and (uri := rate_curves(roc, kind="roc")):
         images.append(image(uri, "ROC curves"))
-    if isinstance(pr, dict) and (uri := plots.rate_curves(pr, kind="pr")):
+    if isinstance(pr, dict) and (uri := rate_curves(pr, kind="pr")):
         images.append(image(uri, "precision-recall curves"))
     return row(*images) if images else missing()
 
@@ -53,7 +53,7 @@ def calibration_section(run: RunData) -> str:
     calibration = dig(run.summary, "calibration")
     if not isinstance(calibration, dict):
         calibration = {}
-    uri = plots.reliability_chart(reliability) if isinstance(reliability, dict) else None
+    uri = reliability_chart(reliability) if isinstance(reliability, dict) else None
     rows = [
         (label, calibration[key])
         for key, label in _CALIBRATION

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pretune.report import plots
 from pretune.report.evaluation_sections import (
     calibration_section,
     curves_section,
@@ -29,9 +28,10 @@ from pretune.report.html import (
     show_value,
     table,
 )
+from pretune.report.image_sections import robustness_section
+from pretune.report.plots import confusion_heatmap, line_chart, per_class_bars
+from pretune.report.rl_sections import rl_section
 from pretune.report.run_data import RunData, dig, flatten, number, series
-from pretune.rl.report import rl_section
-from pretune.vision.report import robustness_section
 
 __all__ = ["SECTIONS", "TEST_METRICS", "summary_cards"]
 
@@ -187,14 +187,14 @@ def _cleaning(cleaning: Any) -> str:
 def training_section(run: RunData) -> str:
     train = run.split_records("train")
     validation = run.split_records("validation")
-    loss = plots.line_chart(
+    loss = line_chart(
         [("train", *series(train, "loss")), ("validation", *series(validation, "loss"))],
         title="Loss",
         ylabel="loss",
     )
-    lr = plots.line_chart([("learning rate", *series(train, "lr"))], title="Learning rate")
-    grad = plots.line_chart([("grad norm", *series(train, "grad_norm"))], title="Gradient norm")
-    speed = plots.line_chart(
+    lr = line_chart([("learning rate", *series(train, "lr"))], title="Learning rate")
+    grad = line_chart([("grad norm", *series(train, "grad_norm"))], title="Gradient norm")
+    speed = line_chart(
         [("examples/s", *series(train, "examples_per_s"))],
         title="Training throughput",
         ylabel="examples/s",
@@ -231,7 +231,7 @@ def validation_section(run: RunData) -> str:
         title, ylabel, logy = f"Validation {key}", str(key), key == "perplexity"
     best = dig(run.summary, "best_validation") or {}
     best_step = number(best.get("step")) if isinstance(best, dict) else None
-    uri = plots.line_chart(
+    uri = line_chart(
         lines,
         title=title,
         ylabel=ylabel,
@@ -313,7 +313,7 @@ def _confusion(run: RunData) -> str:
     matrix = dig(run.summary, "test", "confusion_matrix")
     if not isinstance(matrix, list) or not matrix:
         return missing("no confusion matrix")
-    uri = plots.confusion_heatmap(matrix, run.labels)
+    uri = confusion_heatmap(matrix, run.labels)
     if uri is None:
         return missing("the confusion matrix is not square")
     return image(uri, "confusion matrix (rows true, columns predicted)")
@@ -339,7 +339,7 @@ def per_class_section(run: RunData) -> str:
         if errors:
             cells.append(dig(errors, str(label)))
         rows.append(cells)
-    uri = plots.per_class_bars(labels, scores)
+    uri = per_class_bars(labels, scores)
     return row(image(uri, "per-class scores") if uri else "", table(headers, rows))
 
 

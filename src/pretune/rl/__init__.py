@@ -1,5 +1,4 @@
-"""Reinforcement-learning fine-tuning of causal LMs: rewards, sampling and the RL report.
-
-The training itself is a task of the one loop (`pretune.tasks.policy_gradient`); this package
-holds what that task and `recipes/rl.py` use.
+"""Reinforcement-learning fine-tuning of causal LMs: rewards, sampling and the policy-gradient
+task of the one loop (`pretune.rl.policy_gradient`), which `recipes/rl.py` trains with.
+The RL run's report section lives with the other report HTML (`pretune.report.rl_sections`).
 """

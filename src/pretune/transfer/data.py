@@ -7,6 +7,7 @@ few-shot, zero-shot and meta-learning share one cache whatever split or draw the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -49,3 +50,12 @@ def load_corpus(cfg: DataConfig, seed: int, test_fraction: float) -> Corpus:
     rows = np.arange(len(texts))
     pool, test = train_test_split(rows, test_size=test_fraction, random_state=seed, stratify=labels)
     return Corpus(texts, labels, label_names, np.sort(pool), np.sort(test))
+
+
+def load_seeded_corpus(cfg: Any) -> Corpus:
+    """Seed everything (the run is reproducible), then load the corpus of a transfer config
+    (`data`, `seed`, `test_fraction`) with its pool/test split."""
+    from pretune.train.setup import set_determinism
+
+    set_determinism(cfg)
+    return load_corpus(cfg.data, cfg.seed, cfg.test_fraction)

@@ -8,7 +8,8 @@ embeddings); only the body tuning is gradient training, and it runs as a task of
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,11 @@ import numpy as np
 import torch
 
 from pretune.errors import ConfigError, DataError
-from pretune.transfer.embed import torch_threads
+from pretune.transfer.data import Corpus
+from pretune.transfer.draws import draw_seed
+from pretune.transfer.embed import Encoder, embed_texts, torch_threads
 from pretune.transfer.pairs import sample_pairs
+from pretune.transfer.results import scores
 
 __all__ = [
     "LossCurve",
@@ -26,8 +30,13 @@ __all__ = [
     "fit_logreg",
     "predict_prototypes",
     "prototypes",
+    "score_draw",
     "tune_body",
 ]
+
+# (frozen table, corpus, shot rows, seed, run_dir) -> test predictions: ProtoNet trained on
+# episodes of the shots (the recipe builds its meta-learning config, see recipes/fewshot.py).
+EpisodicProtonet = Callable[[np.ndarray, Corpus, np.ndarray, int, Path], np.ndarray]
 
 
 def draw_shots(labels: np.ndarray, pool: np.ndarray, shots: int, seed: int) -> np.ndarray:
@@ -165,7 +174,6 @@ def tune_body(
     """
     from accelerate.utils import set_seed
 
-    from pretune.tasks.contrastive import ContrastiveTask
     from pretune.train.callbacks import MetricsLog
     from pretune.train.distributed import make_accelerator
     from pretune.train.loop import fit
@@ -175,6 +183,7 @@ def tune_body(
         export_model,
         prepare_techniques,
     )
+    from pretune.transfer.contrastive import ContrastiveTask
 
     set_seed(seed)
     pairs = sample_pairs(labels, cfg.pairs_per_example, seed)
@@ -202,3 +211,56 @@ def tune_body(
     log(f"  contrastive tuning: {len(pairs)} pairs, {state.step} steps, loss "
         f"{info['first_loss']:.4f} -> {info['last_loss']:.4f}")  # fmt: skip
     return model, info
+
+
+def _setfit_scores(
+    cfg: Any, corpus: Corpus, encoder: Encoder, shots: np.ndarray, seed: int, run_dir: Path,
+    log: Any,
+) -> tuple[dict[str, float], dict[str, Any]]:  # fmt: skip
+    """Tune the body on pairs of the shots, then a logistic head on the tuned embeddings."""
+    texts = [corpus.texts[i] for i in shots]
+    y_shot, y_test = corpus.labels[shots], corpus.labels[corpus.test]
+    started = time.perf_counter()
+    body, info = tune_body(cfg, encoder.model, encoder.tokenizer, texts, y_shot, seed, run_dir, log)
+    tuned = Encoder(body, encoder.tokenizer, encoder.path)
+    test_texts = [corpus.texts[i] for i in corpus.test]
+    x_shot = embed_texts(tuned, texts, cfg.model.max_length, cfg.embed_batch_size)
+    x_test = embed_texts(tuned, test_texts, cfg.model.max_length, cfg.embed_batch_size)
+    head = fit_logreg(x_shot, y_shot, cfg.logreg_c, seed)
+    return scores(y_test, head.predict(x_test)), {
+        **info,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def score_draw(
+    cfg: Any, corpus: Corpus, encoder: Encoder, frozen: np.ndarray | None, draw: int,
+    run_dir: Path, log: Any, episodic: EpisodicProtonet | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Scores of `cfg.method` (and the logreg baseline) on the test rows for draw `draw`.
+
+    `cfg` is a few-shot config (method, shots, seed, baseline, logreg_c, distance,
+    protonet_episodes, ...); `episodic` runs ProtoNet episodes when `cfg.protonet_episodes`.
+    """
+    seed = draw_seed(cfg.seed, draw)
+    shots = draw_shots(corpus.labels, corpus.pool, cfg.shots, seed)
+    y_shot, y_test = corpus.labels[shots], corpus.labels[corpus.test]
+    draw_dir = run_dir / "draws" / str(draw)
+    result: dict[str, Any] = {"draw": draw, "seed": seed}
+    if frozen is not None and (cfg.baseline or cfg.method == "logreg"):
+        head = fit_logreg(frozen[shots], y_shot, cfg.logreg_c, seed)
+        result["logreg"] = scores(y_test, head.predict(frozen[corpus.test]))
+    if cfg.method == "protonet":
+        assert frozen is not None
+        if cfg.protonet_episodes:
+            assert episodic is not None, "protonet_episodes needs the episodic trainer"
+            pred = episodic(frozen, corpus, shots, seed, draw_dir)
+        else:
+            classes, protos = prototypes(frozen[shots], y_shot)
+            pred = predict_prototypes(frozen[corpus.test], classes, protos, cfg.distance)
+        result["protonet"] = scores(y_test, pred)
+    elif cfg.method == "setfit":
+        result["setfit"], result["setfit_training"] = _setfit_scores(
+            cfg, corpus, encoder, shots, seed, draw_dir, log
+        )
+    return result

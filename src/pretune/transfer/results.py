@@ -1,4 +1,5 @@
-"""What every transfer command writes: scores, mean ± std over draws, summary and report.html."""
+"""What every transfer command computes and saves: scores, mean ± std over draws, summary.json
+(its report.html is `pretune.report.transfer_page`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from pretune.config import save_config
 from pretune.files import write_json_atomic
-from pretune.report.html import cards, esc, page, section, table
-from pretune.train.run_folder import environment
+from pretune.train.run_folder import create_run_dir, environment
 
-__all__ = ["aggregate", "scores", "write_outputs"]
+__all__ = ["aggregate", "open_run", "save_summary", "scores"]
 
 
 def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -36,46 +37,19 @@ def aggregate(per_draw: Sequence[dict[str, float]]) -> dict[str, dict[str, float
     return out
 
 
-def _fmt(stat: Any) -> str:
-    # A deterministic method (zero-shot) has one number, not mean ± std over draws.
-    if isinstance(stat, dict):
-        return f"{stat['mean']:.4f} ± {stat['std']:.4f}"
-    return f"{float(stat):.4f}"
+def open_run(cfg: Any, command: str) -> Path:
+    """A new run folder for a transfer command, holding the config it ran with."""
+    run_dir = create_run_dir(cfg, command)
+    save_config(cfg, run_dir / "config.yaml")
+    return run_dir
 
 
-def write_outputs(
-    run_dir: Path,
-    command: str,
-    summary: dict[str, Any],
-    rows: Sequence[tuple[str, dict[str, Any]]],
-    started: float,
-    notes: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Write summary.json and a small report.html; `rows` are (name, {metric: value}), where a
-    value is a number or {mean, std}."""
+def save_summary(run_dir: Path, summary: dict[str, Any], started: float) -> dict[str, Any]:
+    """Finish a transfer run: timing and environment into summary.json (no checkpoints kept)."""
     empty = run_dir / "checkpoints"  # made by create_run_dir; these runs keep no checkpoints
     if empty.is_dir() and not any(empty.iterdir()):
         empty.rmdir()
     summary["timing"] = {"total_seconds": round(time.perf_counter() - started, 2)}
     summary["environment"] = environment()
     write_json_atomic(run_dir / "summary.json", summary)
-    headline = [(name, _fmt(stats["accuracy"]), "accuracy, mean ± std") for name, stats in rows]
-    body = section("results", "Results", cards(headline[:4]))
-    body += section(
-        "table",
-        "All settings",
-        table(
-            ["setting", "accuracy", "macro-F1"],
-            [
-                (name, _fmt(s["accuracy"]), _fmt(s["macro_f1"]) if "macro_f1" in s else "")
-                for name, s in rows
-            ],
-        ),
-    )
-    if notes:
-        body += section("notes", "Notes", "".join(f"<p>{esc(n)}</p>" for n in notes))
-    header = f"<header><h1>pretune {esc(command)}</h1><p>{esc(run_dir.name)}</p></header>"
-    html = page(f"pretune {command}: {run_dir.name}", header, [], body)
-    (run_dir / "report.html").write_text(html, encoding="utf-8")
-    summary["run_dir"] = str(run_dir)
     return summary

@@ -1,9 +1,10 @@
-"""The report section of an RL run: reward and KL over steps (`{"split": "rl"}` records)."""
+"""The report section of an RL run: reward and KL over steps (`{"split": "rl"}` records).
+Here, not in rl/, so the report package owns all its HTML."""
 
 from __future__ import annotations
 
-from pretune.report import plots
 from pretune.report.html import esc, image, row, table
+from pretune.report.plots import line_chart
 from pretune.report.run_data import RunData, series
 
 __all__ = ["rl_section"]
@@ -28,7 +29,7 @@ def rl_section(run: RunData) -> str | None:
     steps, reward = series(records, "reward")
     width = max(1, len(reward) // 10)
     held_out = run.split_records("validation")
-    reward_uri = plots.line_chart(
+    reward_uri = line_chart(
         [
             ("reward (step)", steps, reward),
             (f"reward ({width}-step mean)", steps, _moving_mean(reward, width)),
@@ -37,7 +38,7 @@ def rl_section(run: RunData) -> str | None:
         title="Reward",
         ylabel="mean reward",
     )
-    kl_uri = plots.line_chart(
+    kl_uri = line_chart(
         [("KL (step)", *series(records, "kl")), ("held-out prompts", *series(held_out, "kl"))],
         title="KL(policy || reference)",
         ylabel="nats per completion",

@@ -1,4 +1,4 @@
-"""Recipe: ensemble finished runs by averaging their class probabilities.
+"""Ensemble finished runs by averaging their class probabilities.
 
     pretune ensemble runs/a runs/b runs/c [data=test.csv] [--output runs/abc]
 
@@ -18,34 +18,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from pretune.config import load_config
 from pretune.data.sources import load_source
 from pretune.errors import CheckpointError, DataError
 from pretune.files import write_json_atomic
 from pretune.metrics.classification import StreamingClassificationMetrics
 from pretune.process_state import leaves_process_as_found
+from pretune.runs import (
+    ENSEMBLE_FILE,
+    average_probabilities,
+    member_labels,
+    member_probabilities,
+    run_config,
+    run_split,
+)
 
-__all__ = [
-    "ENSEMBLE_FILE",
-    "average_probabilities",
-    "member_labels",
-    "predict_ensemble",
-    "run_ensemble",
-    "score_probabilities",
-]
-
-ENSEMBLE_FILE = "ensemble.json"
-
-
-def member_labels(run: Path) -> list[str]:
-    """A finished run's label names in id order (from model/config.json)."""
-    import json
-
-    config = run / "model" / "config.json"
-    if not config.is_file():
-        raise CheckpointError(f"{run} has no model/config.json: give finished run folders")
-    id2label = json.loads(config.read_text(encoding="utf-8")).get("id2label", {})
-    return [id2label[str(i)] for i in range(len(id2label))]
+__all__ = ["run_ensemble", "score_probabilities"]
 
 
 def _check_same_labels(runs: list[Path], labels: list[list[str]]) -> None:
@@ -58,17 +45,6 @@ def _check_same_labels(runs: list[Path], labels: list[list[str]]) -> None:
                 f"ensemble members must share their labels: {run} differs from {runs[0]} "
                 f"(missing {missing or 'none'}, extra {extra or 'none'})"
             )
-
-
-def average_probabilities(
-    member_probs: list[np.ndarray], member_names: list[list[str]], names: list[str]
-) -> np.ndarray:
-    """Mean of the members' (N, K) probabilities after putting their columns in `names` order."""
-    aligned = [
-        probs[:, [own.index(name) for name in names]]
-        for probs, own in zip(member_probs, member_names, strict=True)
-    ]
-    return np.mean(aligned, axis=0)
 
 
 def score_probabilities(probs: np.ndarray, labels: list[int], names: list[str]) -> dict[str, Any]:
@@ -87,32 +63,15 @@ def _test_rows(first_run: Path, data: str | None) -> tuple[list[str], list[str]]
         if "label" not in dataset.column_names:
             raise DataError(f"data={data} has no label column; ensembles are scored on labels")
     else:
-        from pretune.data.text_classification import prepare_data
-
-        config = first_run / "config.yaml"
-        if not config.is_file():
+        if not (first_run / "config.yaml").is_file():
             raise CheckpointError(f"{first_run} has no config.yaml; give data=<labelled file>")
-        cfg = load_config(config)
-        dataset = prepare_data(cfg.data, cfg.seed).splits["test"]
+        dataset = run_split(run_config(first_run), "test")
         if len(dataset) == 0:
             raise DataError(
                 f"{first_run}'s config has no test split (data.test_fraction=0); give data=<file>"
             )
     texts = ["" if t is None else str(t) for t in dataset["text"]]
     return texts, [str(label) for label in dataset["label"]]
-
-
-def _member_probabilities(
-    runs: list[Path], texts: list[str], batch_size: int
-) -> tuple[list[np.ndarray], list[list[str]]]:
-    from pretune.recipes.predict import predict_texts
-
-    probs, names = [], []
-    for run in runs:
-        own, p = predict_texts(run, texts, batch_size)
-        names.append(own)
-        probs.append(p)
-    return probs, names
 
 
 @leaves_process_as_found()
@@ -140,7 +99,7 @@ def run_ensemble(
         raise DataError(f"test labels {unknown} are not among the members' labels {names}")
     ids = [names.index(label) for label in gold]
     log(f"ensemble of {len(runs)} runs on {len(texts)} test rows")
-    member_probs, member_names = _member_probabilities(runs, texts, batch_size)
+    member_probs, member_names = member_probabilities(runs, texts, batch_size)
     rows = []
     for run, probs, own in zip(runs, member_probs, member_names, strict=True):
         scores = score_probabilities(average_probabilities([probs], [own], names), ids, names)
@@ -162,18 +121,3 @@ def run_ensemble(
 
 def _headline(scores: dict[str, Any]) -> dict[str, Any]:
     return {k: scores[k] for k in ("accuracy", "macro_f1", "loss", "count")}
-
-
-def predict_ensemble(
-    folder: Path, texts: list[str], batch_size: int = 64
-) -> tuple[list[str], np.ndarray]:
-    """(label names, averaged probabilities (N, K)) of a saved ensemble on `texts`."""
-    import json
-
-    record = json.loads((folder / ENSEMBLE_FILE).read_text(encoding="utf-8"))
-    runs = [Path(run) for run in record["members"]]
-    missing = [str(run) for run in runs if not run.is_dir()]
-    if missing:
-        raise CheckpointError(f"{folder}: ensemble member(s) not found: {', '.join(missing)}")
-    probs, names = _member_probabilities(runs, texts, batch_size)
-    return record["labels"], average_probabilities(probs, names, record["labels"])

@@ -1,4 +1,5 @@
-"""The report section of an image run: clean vs FGSM/PGD accuracy (summary["robustness"])."""
+"""The report section of an image run: clean vs FGSM/PGD accuracy (summary["robustness"]).
+Here, not in vision/, so the report package owns all its HTML."""
 
 from __future__ import annotations
 
