@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from pretune.catalog import RECIPES, load_recipe_config
+from pretune.catalog import RECIPES, load_recipe_config, load_run_config
 from pretune.catalog import recipe as catalog_entry
 
 __all__ = ["Run", "recipe_function", "settings_to_overrides"]
@@ -47,7 +47,7 @@ class Run:
     @property
     def config(self) -> Any:
         """The run's config, loaded with the schema of the recipe it records."""
-        return load_recipe_config(self.recipe, self.path / "config.yaml")
+        return load_run_config(self.path / "config.yaml")
 
     @property
     def metrics(self) -> list[dict[str, Any]]:

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from pretune.config import RunConfig, load_config
+from pretune.catalog import load_run_config
+from pretune.config import RunConfig
 from pretune.data.encode import EncodedSplit, encode_labels, encode_split
 from pretune.data.text_classification import prepare_data
 from pretune.errors import CheckpointError, ConfigError
@@ -98,7 +99,7 @@ def run_config(
         raise CheckpointError(
             f"{run_dir} has no config.yaml; give the run folder, not only its model/"
         )
-    return load_config(path, overrides)
+    return load_run_config(path, overrides)
 
 
 def run_split(cfg: RunConfig, split: str = "test") -> Dataset:

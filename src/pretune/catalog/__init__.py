@@ -36,7 +36,15 @@ from pretune.catalog.zeroshot import ZeroshotConfig
 from pretune.config import load_config
 from pretune.errors import ConfigError
 
-__all__ = ["CONFIG_DIR", "RECIPES", "Recipe", "load_recipe_config", "recipe", "recipes_table"]
+__all__ = [
+    "CONFIG_DIR",
+    "RECIPES",
+    "Recipe",
+    "load_recipe_config",
+    "load_run_config",
+    "recipe",
+    "recipes_table",
+]
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -165,6 +173,21 @@ def load_recipe_config(
     entry = recipe(name)
     overrides = entry.expand_shortcuts(list(overrides or []))
     return load_config(path, overrides, defaults=entry.defaults(), schema=entry.schema)
+
+
+def load_run_config(path: Path, overrides: list[str] | None = None) -> Any:
+    """A run's saved config.yaml, validated by the schema of the recipe it records."""
+    try:
+        recorded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the run's config ({exc})") from None
+    name = recorded.get("recipe") if isinstance(recorded, dict) else None
+    if not name:
+        raise ConfigError(
+            f"{path} records no recipe (written by an older pretune?): add a first line "
+            "`recipe: finetune` (or the recipe that made the run)"
+        )
+    return load_config(path, overrides, schema=recipe(name).schema)
 
 
 def recipes_table() -> str:

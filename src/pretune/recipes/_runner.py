@@ -113,7 +113,11 @@ def _finish(session: Session, body_summary: dict[str, Any]) -> dict[str, Any]:
         else:
             summary[key] = value
     run_dir = session.run_dir
+    empty = run_dir / "checkpoints"  # a recipe that trains nothing through the loop keeps none
+    if empty.is_dir() and not any(empty.iterdir()):
+        empty.rmdir()
     write_json_atomic(run_dir / "summary.json", summary)
-    try_write_report(run_dir, session.log)  # never raises: a failed report must not lose the run
+    if not session.writes_own_report:  # never raises: a failed report must not lose the run
+        try_write_report(run_dir, session.log)
     summary["run_dir"] = str(run_dir)
     return summary

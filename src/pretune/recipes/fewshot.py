@@ -14,7 +14,6 @@ shots on the same test rows. Callable from Python (`run_fewshot(cfg)`) and the C
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,16 @@ import numpy as np
 from pretune.catalog.fewshot import TransferSettings
 from pretune.catalog.metalearn import MetalearnConfig
 from pretune.errors import ConfigError
-from pretune.process_state import leaves_process_as_found
-from pretune.report.transfer_page import write_outputs
+from pretune.recipes._runner import recipe
+from pretune.report.transfer_page import write_transfer_page
+from pretune.train.session import Session
 from pretune.transfer.data import Corpus, load_seeded_corpus
 from pretune.transfer.draws import draw_seed, frozen_embeddings
 from pretune.transfer.embed import load_encoder
 from pretune.transfer.fewshot import EpisodicProtonet, check_shots, draw_shots, score_draw
 from pretune.transfer.meta import adapt_and_predict
 from pretune.transfer.metalearn import meta_train
-from pretune.transfer.results import aggregate, open_run
+from pretune.transfer.results import aggregate
 
 __all__ = ["run_fewshot"]
 
@@ -81,14 +81,14 @@ def _summary(cfg: Any, corpus: Corpus, per_draw: list[dict[str, Any]]) -> dict:
     }
 
 
-@leaves_process_as_found()
-def run_fewshot(cfg: Any, *, log: Any = print) -> dict[str, Any]:
+@recipe("fewshot")
+def run_fewshot(cfg: Any, session: Session) -> dict[str, Any]:
     """Score `cfg.method` (and the logreg baseline) over `cfg.draws` draws; returns the summary."""
-    started = time.perf_counter()
+    log = session.log
     corpus = load_seeded_corpus(cfg)
     check_shots(corpus.class_counts(corpus.pool), cfg.shots)
     encoder = load_encoder(cfg.model.init_from)
-    run_dir = open_run(cfg, "fewshot")
+    run_dir = session.run_dir
     log(
         f"fewshot {cfg.method}: {cfg.shots} shots x {len(corpus.label_names)} classes, "
         f"{cfg.draws} draws, test {len(corpus.test)} rows, max_length {cfg.model.max_length}"
@@ -114,4 +114,6 @@ def run_fewshot(cfg: Any, *, log: Any = print) -> dict[str, Any]:
         "logreg: logistic regression on frozen mean-pooled embeddings, same draws and test rows.",
         f"Draw k uses seed {cfg.seed}*1000+k; mean ± sample std over {cfg.draws} draws.",
     ]
-    return write_outputs(run_dir, "fewshot", summary, rows, started, notes)
+    write_transfer_page(run_dir, "fewshot", rows, notes)
+    session.writes_own_report = True
+    return summary

@@ -13,19 +13,19 @@ Callable from Python (`run_metalearn(cfg)`) and the CLI (`pretune metalearn`).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 
-from pretune.process_state import leaves_process_as_found
-from pretune.report.transfer_page import write_outputs
+from pretune.recipes._runner import recipe
+from pretune.report.transfer_page import write_transfer_page
+from pretune.train.session import Session
 from pretune.transfer.data import load_seeded_corpus
 from pretune.transfer.draws import frozen_embeddings, sample_pool
 from pretune.transfer.embed import load_encoder
 from pretune.transfer.fewshot import check_shots
 from pretune.transfer.metalearn import COMPARED, held_out_sets, score_held_out
-from pretune.transfer.results import aggregate, open_run
+from pretune.transfer.results import aggregate
 
 __all__ = ["run_metalearn"]
 
@@ -40,15 +40,15 @@ def _notes(cfg: Any, rotations: int) -> list[str]:
     ]
 
 
-@leaves_process_as_found()
-def run_metalearn(cfg: Any, *, log: Any = print) -> dict[str, Any]:
+@recipe("metalearn")
+def run_metalearn(cfg: Any, session: Session) -> dict[str, Any]:
     """Meta-train per held-out set, adapt to the held-out classes; returns the summary."""
-    started = time.perf_counter()
+    log = session.log
     corpus = load_seeded_corpus(cfg)
     check_shots(corpus.class_counts(corpus.pool), cfg.shots)
     sets = held_out_sets(len(corpus.label_names), cfg.held_out, cfg.ways, cfg.rotations)
     encoder = load_encoder(cfg.model.init_from)
-    run_dir = open_run(cfg, "metalearn")
+    run_dir = session.run_dir
     pool = sample_pool(corpus.labels, corpus.pool, cfg.pool_per_class, cfg.seed)
     table = frozen_embeddings(cfg, encoder, corpus, np.concatenate([pool, corpus.test]), log)
     per_draw: list[dict[str, Any]] = []
@@ -76,4 +76,6 @@ def run_metalearn(cfg: Any, *, log: Any = print) -> dict[str, Any]:
         "per_draw": per_draw,
     }
     rows = [(f"{m} ({cfg.held_out}-way {cfg.shots}-shot)", results[m]) for m in COMPARED]
-    return write_outputs(run_dir, "metalearn", summary, rows, started, _notes(cfg, len(sets)))
+    write_transfer_page(run_dir, "metalearn", rows, _notes(cfg, len(sets)))
+    session.writes_own_report = True
+    return summary

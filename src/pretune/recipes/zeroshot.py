@@ -10,18 +10,18 @@ Callable from Python (`run_zeroshot(cfg)`) and the CLI (`pretune zeroshot`).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 
 from pretune.errors import ConfigError, DataError
-from pretune.process_state import leaves_process_as_found
-from pretune.report.transfer_page import write_outputs
+from pretune.recipes._runner import recipe
+from pretune.report.transfer_page import write_transfer_page
+from pretune.train.session import Session
 from pretune.transfer.data import Corpus, load_seeded_corpus
 from pretune.transfer.draws import frozen_embeddings
 from pretune.transfer.embed import load_encoder
-from pretune.transfer.results import open_run, scores
+from pretune.transfer.results import scores
 from pretune.transfer.zeroshot import (
     cloze_scores,
     has_trained_mlm_head,
@@ -119,13 +119,13 @@ def _cloze_step(
     return result, {"cloze_template": cfg.cloze_template, "label_words": words}
 
 
-@leaves_process_as_found()
-def run_zeroshot(cfg: Any, *, log: Any = print) -> dict[str, Any]:
+@recipe("zeroshot")
+def run_zeroshot(cfg: Any, session: Session) -> dict[str, Any]:
     """Score each zero-shot step on the test split; returns the summary."""
-    started = time.perf_counter()
+    log = session.log
     corpus = load_seeded_corpus(cfg)
     labels, ids = _select_labels(cfg, corpus)
-    run_dir = open_run(cfg, "zeroshot")
+    run_dir = session.run_dir
     step = _embedding_steps if cfg.method == "embedding" else _cloze_step
     results, extra = step(cfg, corpus, labels, ids, log)
     summary = {
@@ -142,4 +142,6 @@ def run_zeroshot(cfg: Any, *, log: Any = print) -> dict[str, Any]:
         "Each step adds to the previous one; all are scored on the same test rows.",
         "Self-training uses the pool texts without their labels.",
     ]
-    return write_outputs(run_dir, "zeroshot", summary, rows, started, notes)
+    write_transfer_page(run_dir, "zeroshot", rows, notes)
+    session.writes_own_report = True
+    return summary

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from pretune.report.html import cards, esc, page, section, table
-from pretune.transfer.results import save_summary
 
-__all__ = ["write_outputs", "write_transfer_page"]
+__all__ = ["write_transfer_page"]
 
 
 def _fmt(stat: Any) -> str:
@@ -48,19 +47,3 @@ def write_transfer_page(
     path = run_dir / "report.html"
     path.write_text(html, encoding="utf-8")
     return path
-
-
-def write_outputs(
-    run_dir: Path,
-    command: str,
-    summary: dict[str, Any],
-    rows: Sequence[tuple[str, dict[str, Any]]],
-    started: float,
-    notes: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Write summary.json and the small report.html of a transfer run; the summary, with
-    `run_dir`."""
-    save_summary(run_dir, summary, started)
-    write_transfer_page(run_dir, command, rows, notes)
-    summary["run_dir"] = str(run_dir)
-    return summary

@@ -92,6 +92,7 @@ class Session:
         self.options = options
         self.started = time.perf_counter()
         self.trained: Trained | None = None
+        self.writes_own_report = False  # the recipe wrote report.html itself (transfer pages)
         self._run_dir = options.resume
 
     @property
