@@ -68,8 +68,6 @@ def prepare_files(workdir: Path) -> dict[str, Any]:
 
 def pretrain(workdir: Path, steps: int, threads: int) -> dict[str, Any]:
     """Run (or resume, or reuse) the MLM pre-training in `<workdir>/pretrain`."""
-    from pretune.config import load_config
-    from pretune.recipes.catalog import recipe_spec
     from pretune.recipes.pretrain import run_pretrain
 
     run_dir = workdir / "pretrain"
@@ -83,8 +81,8 @@ def pretrain(workdir: Path, steps: int, threads: int) -> dict[str, Any]:
         return summary
     if (run_dir / "checkpoints").is_dir():
         return run_pretrain(None, resume=run_dir, log=print, live_progress=False)  # type: ignore[arg-type]
-    spec = recipe_spec("pretrain")
-    cfg = load_config(
+    cfg = load_recipe_config(
+        "pretrain",
         None,
         [
             "objective=mlm",
@@ -108,8 +106,6 @@ def pretrain(workdir: Path, steps: int, threads: int) -> dict[str, Any]:
             f"train.num_threads={threads}",
             f"seed={SPLIT_SEED}",
         ],
-        defaults=spec.defaults,
-        schema=spec.schema,
     )
     return run_pretrain(cfg, log=print, live_progress=False)
 

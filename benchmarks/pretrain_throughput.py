@@ -124,8 +124,6 @@ def run_pretune(
     objective: str, tok_dir: Path, data_file: Path, windows: int, args: Any, workdir: Path
 ) -> dict:
     """`run_pretrain` on the same paragraphs; real tokens/s after the first step."""
-    from pretune.config import load_config
-    from pretune.recipes.catalog import recipe_spec
     from pretune.recipes.pretrain import run_pretrain
 
     marks: dict[str, float] = {}
@@ -138,8 +136,8 @@ def run_pretune(
         def fit_end(self, state):
             marks["t1"], marks["n1"] = time.perf_counter(), state.tokens_seen
 
-    spec = recipe_spec("pretrain")
-    cfg = load_config(
+    cfg = load_recipe_config(
+        "pretrain",
         None,
         [
             f"objective={objective}",
@@ -158,8 +156,6 @@ def run_pretune(
             "train.log_every=10000",
             f"train.num_threads={args.threads}",
         ],
-        defaults=spec.defaults,
-        schema=spec.schema,
     )
     with contextlib.redirect_stdout(sys.stderr):  # progress lines: keep stdout for the JSON
         summary = run_pretrain(

@@ -92,68 +92,34 @@ class Recipe:
         return getattr(importlib.import_module(module), function)
 
 
-def _entry(name: str, help_text: str, schema: type[Any], module: str, **kw: Any) -> Recipe:
+def _entry(name: str, schema: type[Any], **kw: Any) -> Recipe:
+    """A catalog entry whose help is its schema's one-line doc, run by `recipes/<schema's>`."""
+    help_text = kw.pop("help_text", None) or schema.__doc__.strip().rstrip(".")
+    if not help_text[:2].isupper():  # "Fine-tune ..." -> "fine-tune ...", but "RL ..." stays
+        help_text = help_text[0].lower() + help_text[1:]
+    module = schema.RECIPE
     return Recipe(name, help_text, schema, f"pretune.recipes.{module}:run_{module}", **kw)
 
 
-# fmt: off
+QUICKSTART = "fine-tune MiniLM on BBC News and print the results"
+DISTILL_SHORTCUTS = ("teacher", "student", "temperature", "alpha", "hidden_weight", "cache_teacher")
+
 RECIPES: dict[str, Recipe] = {
-    r.name: r
-    for r in (
-        _entry(
-            "quickstart",
-            "fine-tune MiniLM on BBC News and print the results",
-            FinetuneConfig,
-            "finetune",
-        ),
-        _entry("finetune", "fine-tune a text classifier", FinetuneConfig, "finetune"),
-        _entry(
-            "pretrain",
-            "pre-train a masked (mlm) or causal (clm) language model",
-            PretrainConfig,
-            "pretrain",
-        ),
-        _entry("images", "classify images or pre-train a ViT (mim)", ImageConfig, "images"),
-        _entry("ner", "train a named-entity recognizer (token classification)", NerConfig, "ner"),
-        _entry("qa", "train an extractive question-answering model", QaConfig, "qa"),
-        _entry(
-            "distill",
-            "distil a fine-tuned classifier into a smaller student",
-            DistillConfig,
-            "distill",
-            shortcuts=("teacher", "student", "temperature", "alpha", "hidden_weight",
-                       "cache_teacher"),
-        ),
-        _entry(
-            "multitask",
-            "train several tasks (classify heads, auxiliary MLM) on one shared encoder",
-            MultitaskConfig,
-            "multitask",
-        ),
-        _entry("sft", "fine-tune a causal LM on prompt/response pairs", SFTConfig, "sft"),
-        _entry("rl", "RL fine-tuning of a causal LM against a reward", RLConfig, "rl"),
-        _entry(
-            "fewshot",
-            "few-shot classification (setfit, protonet, logreg) averaged over draws",
-            FewshotConfig,
-            "fewshot",
-            trains=False,
-        ),
-        _entry(
-            "zeroshot",
-            "zero-shot classification from label names (embeddings or MLM cloze)",
-            ZeroshotConfig,
-            "zeroshot",
-            trains=False,
-        ),
-        _entry(
-            "metalearn",
-            "meta-learning (protonet, reptile, fomaml) over label subsets; "
-            "test on held-out classes",
-            MetalearnConfig,
-            "metalearn",
-            trains=False,
-        ),
+    entry.name: entry
+    for entry in (
+        _entry("quickstart", FinetuneConfig, help_text=QUICKSTART),
+        _entry("finetune", FinetuneConfig),
+        _entry("pretrain", PretrainConfig),
+        _entry("images", ImageConfig),
+        _entry("ner", NerConfig),
+        _entry("qa", QaConfig),
+        _entry("distill", DistillConfig, shortcuts=DISTILL_SHORTCUTS),
+        _entry("multitask", MultitaskConfig),
+        _entry("sft", SFTConfig),
+        _entry("rl", RLConfig),
+        _entry("fewshot", FewshotConfig, trains=False),
+        _entry("zeroshot", ZeroshotConfig, trains=False),
+        _entry("metalearn", MetalearnConfig, trains=False),
     )
 }
 

@@ -10,11 +10,9 @@ from typing import Any
 
 from pydantic import Field
 
-from pretune.catalog.common import CLASSIFY_METRICS, training_schema
+from pretune.catalog.common import CLASSIFY_METRICS, model_section, training_schema
 from pretune.config import (
-    ModelConfig,
     Section,
-    narrow,
 )
 
 __all__ = ["DistillConfig", "DistillModelConfig", "DistillSection"]
@@ -65,7 +63,7 @@ class DistillSection(Section):
 
 
 # The student comes from `distill.student`: there is no model.init_from.
-DistillModelConfig = narrow(ModelConfig, "DistillModelConfig", drop=["init_from"])
+DistillModelConfig = model_section("DistillModelConfig", drop=["init_from"])
 
 
 def _check_distill(cfg: Any) -> None:
@@ -78,7 +76,7 @@ def _check_distill(cfg: Any) -> None:
 
 DistillConfig = training_schema(
     "distill",
-    "Distil a fine-tuned classifier into a smaller student (`pretune config show distill`).",
+    "Distil a fine-tuned classifier into a smaller student.",
     task_kind="classify",
     metrics=CLASSIFY_METRICS,
     checks=[_check_distill],

@@ -8,7 +8,7 @@ __all__ = ["FinetuneConfig"]
 
 FinetuneConfig = training_schema(
     "finetune",
-    "Fine-tune a pre-trained encoder for text classification.",
+    "Fine-tune a text classifier.",
     task_kind="classify",
     metrics=CLASSIFY_METRICS,
 )

@@ -136,7 +136,7 @@ ImageTrainConfig = narrow(TrainConfig, "TrainConfig", drop=("class_weights", "gr
 
 ImageConfig = training_schema(
     "images",
-    "Classify images or pre-train a ViT (mim) (`pretune config show images`).",
+    "Classify images or pre-train a ViT (mim).",
     task_kind=lambda cfg: "image-classify" if cfg.objective == "classify" else "mim",
     metrics=_image_metrics,
     checks=[_check_images],

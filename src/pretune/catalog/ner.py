@@ -8,16 +8,13 @@ from typing import Literal
 from pydantic import Field
 
 from pretune.catalog.common import (
-    LABEL_FREE_DATA,
+    ANNOTATED_DATA,
     TrainWithoutClassLoss,
-    data_section,
+    model_section,
     training_schema,
 )
 from pretune.config import (
-    EvalConfig,
-    ModelConfig,
     Section,
-    narrow,
 )
 
 __all__ = ["NerConfig", "NerSection"]
@@ -42,40 +39,15 @@ class NerSection(Section):
 
 NER_METRICS = ("f1", "precision", "recall", "macro_f1", "accuracy", "loss")
 
-NerModelConfig = narrow(
-    ModelConfig,
-    "NerModelConfig",
-    defaults={"max_length": 128},
-)
-
-NerEvalConfig = narrow(
-    EvalConfig,
-    "NerEvalConfig",
-    replace={
-        "metric": (
-            str,
-            Field("f1", description="Validation metric that picks the best weights (entity "
-                  "micro F1; also precision, recall, macro_f1, accuracy, loss)."),
-        )
-    },
-)  # fmt: skip
-
-# Sentences with tags (NER) or questions with contexts (QA) come from their own file formats:
-# no text or label column, no text cleaning.
-NerDataConfig = data_section(
-    "NerDataConfig",
-    drop=(*LABEL_FREE_DATA, "text_column", "encoding_errors", "clean"),
-)
-
-
 NerConfig = training_schema(
     "ner",
-    "Train a named-entity recognizer (`pretune config show ner`).",
+    "Train a named-entity recognizer (token classification).",
     task_kind="ner",
     metrics=NER_METRICS,
-    data=NerDataConfig,
-    model=NerModelConfig,
+    data=ANNOTATED_DATA,
+    model=model_section(
+        "NerModelConfig", max_length=(128, "Tokens per sentence (longer are cut).")
+    ),
     train=TrainWithoutClassLoss,
-    eval=NerEvalConfig,
     ner=NerSection,
 )

@@ -13,12 +13,12 @@ from pydantic import Field, model_validator
 from pretune.catalog.common import (
     ENCODER_DROPOUTS,
     LM_METRICS,
-    LMEvalConfig,
     TrainWithoutClassLoss,
     data_section,
+    model_section,
     training_schema,
 )
-from pretune.config import ModelConfig, Section, narrow
+from pretune.config import Section
 from pretune.models.presets import PRESETS
 
 __all__ = ["PretrainConfig", "PretrainModelConfig", "PretrainSection"]
@@ -66,21 +66,12 @@ class PretrainSection(Section):
 
 # `model:` for pre-training: no checkpoint by default (a preset from scratch); no classifier
 # head or encoder dropouts (a language model keeps its own).
-PretrainModelConfig = narrow(
-    ModelConfig,
+PretrainModelConfig = model_section(
     "PretrainModelConfig",
     drop=ENCODER_DROPOUTS,
-    replace={
-        "init_from": (
-            str | None,
-            Field(None, description="Checkpoint to continue pre-training (null: a preset from "
-                  "scratch)."),
-        ),
-        "max_length": (
-            int, Field(128, ge=8, description="Tokens per window (the context length)."),
-        ),
-    },
-)  # fmt: skip
+    init_from="Checkpoint to continue pre-training (null: a preset from scratch).",
+    max_length=(128, "Tokens per window (the context length)."),
+)
 
 PretrainDataConfig = data_section("PretrainDataConfig", drop=("balance", "test_file"))
 
@@ -103,7 +94,7 @@ def _check_pretrain(cfg: Any) -> None:
 
 PretrainConfig = training_schema(
     "pretrain",
-    "Pre-train a masked (mlm) or causal (clm) language model (`pretune config show pretrain`).",
+    "Pre-train a masked (mlm) or causal (clm) language model.",
     task_kind=lambda cfg: cfg.objective,
     metrics=LM_METRICS,
     checks=[_check_pretrain],
@@ -114,6 +105,5 @@ PretrainConfig = training_schema(
     data=PretrainDataConfig,
     model=PretrainModelConfig,
     train=TrainWithoutClassLoss,
-    eval=LMEvalConfig,
     pretrain=PretrainSection,
 )

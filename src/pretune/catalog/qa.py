@@ -8,16 +8,13 @@ from typing import Any
 from pydantic import Field
 
 from pretune.catalog.common import (
-    LABEL_FREE_DATA,
+    ANNOTATED_DATA,
     TrainWithoutClassLoss,
-    data_section,
+    model_section,
     training_schema,
 )
 from pretune.config import (
-    EvalConfig,
-    ModelConfig,
     Section,
-    narrow,
 )
 
 __all__ = ["QaConfig", "QaSection"]
@@ -38,28 +35,6 @@ class QaSection(Section):
 
 QA_METRICS = ("f1", "exact_match", "loss")
 
-QaModelConfig = narrow(
-    ModelConfig,
-    "QaModelConfig",
-    replace={
-        "max_length": (
-            int, Field(128, ge=16, description="Tokens per window (question + context)."),
-        )
-    },
-)  # fmt: skip
-
-QaEvalConfig = narrow(
-    EvalConfig,
-    "QaEvalConfig",
-    replace={
-        "metric": (
-            str,
-            Field("f1", description="Validation metric that picks the best weights (SQuAD F1; "
-                  "also exact_match, loss)."),
-        )
-    },
-)  # fmt: skip
-
 
 def _check_qa(cfg: Any) -> None:
     if cfg.qa.stride >= cfg.model.max_length // 2:
@@ -69,23 +44,16 @@ def _check_qa(cfg: Any) -> None:
         )
 
 
-# Sentences with tags (NER) or questions with contexts (QA) come from their own file formats:
-# no text or label column, no text cleaning.
-QaDataConfig = data_section(
-    "QaDataConfig",
-    drop=(*LABEL_FREE_DATA, "text_column", "encoding_errors", "clean"),
-)
-
-
 QaConfig = training_schema(
     "qa",
-    "Train an extractive question-answering model (`pretune config show qa`).",
+    "Train an extractive question-answering model.",
     task_kind="qa",
     metrics=QA_METRICS,
     checks=[_check_qa],
-    data=QaDataConfig,
-    model=QaModelConfig,
+    data=ANNOTATED_DATA,
+    model=model_section(
+        "QaModelConfig", max_length=(128, "Tokens per window (question + context).")
+    ),
     train=TrainWithoutClassLoss,
-    eval=QaEvalConfig,
     qa=QaSection,
 )

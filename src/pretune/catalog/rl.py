@@ -14,11 +14,11 @@ from pretune.catalog.common import (
     LABEL_FREE_DATA,
     TrainWithoutClassLoss,
     data_section,
+    eval_section,
+    model_section,
     training_schema,
 )
 from pretune.config import (
-    EvalConfig,
-    ModelConfig,
     Section,
     narrow,
 )
@@ -87,34 +87,14 @@ class RewardSection(Section):
 
 RL_METRICS = ("reward", "kl", "loss")
 
-RLEvalConfig = narrow(
-    EvalConfig,
-    "RLEvalConfig",
-    drop=("batch_size",),  # held-out prompts are sampled train.batch_size at a time
-    replace={
-        "metric": (
-            str,
-            Field("reward", description="Held-out metric that picks the best weights: reward "
-                  "(mean reward of held-out prompts), kl or loss."),
-        )
-    },
-)  # fmt: skip
-
-
 # `model:` for RL: the causal LM policy (also the frozen reference) is required; prompts and
 # completions set their own lengths (rl.max_new_tokens).
-RLModelConfig = narrow(
-    ModelConfig,
+RLModelConfig = model_section(
     "RLModelConfig",
     drop=(*ENCODER_DROPOUTS, "max_length"),
-    replace={
-        "init_from": (
-            str | None,
-            Field(None, description="The causal LM to fine-tune (and the frozen KL reference): "
-                  "a clm, SFT or RL run, or a causal-LM checkpoint folder."),
-        ),
-    },
-)  # fmt: skip
+    init_from="The causal LM to fine-tune (and the frozen KL reference): a clm, SFT or RL run, "
+    "or a causal-LM checkpoint folder.",
+)
 
 # Prompts come from one source; the held-out prompts are rl.eval_prompts of them.
 RLDataConfig = data_section(
@@ -137,14 +117,15 @@ def _check_rl_early_stopping(cfg: Any) -> None:
 
 RLConfig = training_schema(
     "rl",
-    "RL fine-tuning of a causal LM against a reward (`pretune config show rl`).",
+    "RL fine-tuning of a causal LM against a reward.",
     task_kind="rl",
     metrics=RL_METRICS,
     early_stopping_check=_check_rl_early_stopping,
     data=RLDataConfig,
     model=RLModelConfig,
     train=RLTrainConfig,
-    eval=RLEvalConfig,
+    # Held-out prompts are sampled train.batch_size at a time: no eval.batch_size.
+    eval=eval_section("RLEvalConfig", RL_METRICS, drop=["batch_size"]),
     rl=RLSection,
     reward=RewardSection,
 )

@@ -13,12 +13,12 @@ from pretune.catalog.common import (
     ENCODER_DROPOUTS,
     LABEL_FREE_DATA,
     LM_METRICS,
-    LMEvalConfig,
     TrainWithoutClassLoss,
     data_section,
+    model_section,
     training_schema,
 )
-from pretune.config import ModelConfig, Section, narrow
+from pretune.config import Section
 
 __all__ = ["SFTConfig", "SFTModelConfig", "SFTSection", "check_sft_config"]
 
@@ -46,23 +46,13 @@ class SFTSection(Section):
 
 # `model:` for SFT: the causal LM to start from is required (checked when the run starts, so
 # that `pretune config show sft` can print the defaults).
-SFTModelConfig = narrow(
-    ModelConfig,
+SFTModelConfig = model_section(
     "SFTModelConfig",
     drop=ENCODER_DROPOUTS,
-    replace={
-        "init_from": (
-            str | None,
-            Field(None, description="The causal LM to fine-tune: a `pretune pretrain "
-                  "objective=clm` run, an SFT/RL run or a Hugging Face causal-LM checkpoint "
-                  "folder."),
-        ),
-        "max_length": (
-            int, Field(256, ge=8, description="Tokens per conversation (longer ones are cut "
-                       "at the end)."),
-        ),
-    },
-)  # fmt: skip
+    init_from="The causal LM to fine-tune: a `pretune pretrain objective=clm` run, an SFT/RL "
+    "run or a Hugging Face causal-LM checkpoint folder.",
+    max_length=(256, "Tokens per conversation (longer ones are cut at the end)."),
+)
 
 # Conversations come from one JSONL file (and an optional validation file).
 SFTDataConfig = data_section(
@@ -73,13 +63,12 @@ SFTDataConfig = data_section(
 
 SFTConfig = training_schema(
     "sft",
-    "Supervised fine-tuning of a causal LM on prompt/response pairs (`pretune config show sft`).",
+    "Fine-tune a causal LM on prompt/response pairs.",
     task_kind="sft",
     metrics=LM_METRICS,
     data=SFTDataConfig,
     model=SFTModelConfig,
     train=TrainWithoutClassLoss,
-    eval=LMEvalConfig,
     sft=SFTSection,
 )
 
