@@ -68,6 +68,7 @@ def prepare_files(workdir: Path) -> dict[str, Any]:
 
 def pretrain(workdir: Path, steps: int, threads: int) -> dict[str, Any]:
     """Run (or resume, or reuse) the MLM pre-training in `<workdir>/pretrain`."""
+    from pretune.catalog import load_recipe_config
     from pretune.recipes.pretrain import run_pretrain
 
     run_dir = workdir / "pretrain"

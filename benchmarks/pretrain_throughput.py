@@ -124,6 +124,7 @@ def run_pretune(
     objective: str, tok_dir: Path, data_file: Path, windows: int, args: Any, workdir: Path
 ) -> dict:
     """`run_pretrain` on the same paragraphs; real tokens/s after the first step."""
+    from pretune.catalog import load_recipe_config
     from pretune.recipes.pretrain import run_pretrain
 
     marks: dict[str, float] = {}
