@@ -86,3 +86,13 @@ def report_handler(command: Any, allowed: dict[str, Any]) -> Any:
         return print_report(command(args.run, parse_options(args.options, allowed)))
 
     return handler
+
+
+def add_group_action(
+    sub: Any, group: str, action: str, *, group_help: str, help: str, **kwargs: Any
+) -> Any:
+    """Register `pretune <group> <action>` (`config show`, `data inspect`): the group's
+    parser with a required ACTION, and return the action's parser for its arguments."""
+    parser = sub.add_parser(group, help=group_help)
+    actions = parser.add_subparsers(dest=f"{group}_command", required=True, metavar="ACTION")
+    return actions.add_parser(action, help=help, **kwargs)

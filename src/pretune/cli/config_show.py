@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from pretune.cli.common import split_config_and_overrides
+from pretune.cli.common import add_group_action, split_config_and_overrides
 
 __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    config = sub.add_parser("config", help="show a recipe's resolved config")
-    actions = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    show = actions.add_parser("show", help="print every field with its default and help")
+    show = add_group_action(
+        sub,
+        "config",
+        "show",
+        group_help="show a recipe's resolved config",
+        help="print every field with its default and help",
+    )
     show.add_argument("recipe", help="a recipe name, e.g. finetune or quickstart")
     show.add_argument("args", nargs="*", help="config.yaml and/or key=value overrides")
     show.set_defaults(handler=run)

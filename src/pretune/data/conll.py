@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from pretune.data.encode import TokenRows
 from pretune.data.jsonl import json_lines
 from pretune.data.masking import IGNORE_INDEX
 from pretune.errors import DataError
@@ -287,7 +288,7 @@ def align_labels(
 
 
 @dataclass
-class EncodedNer:
+class EncodedNer(TokenRows):
     """Token ids and aligned labels per example, and where each word starts among the tokens."""
 
     input_ids: list[list[int]]
@@ -295,13 +296,6 @@ class EncodedNer:
     word_starts: list[list[int]]  # per word: its first sub-token's index, -1 if it has none
     pad_id: int
     truncated_words: int = 0
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
-
-    @property
-    def lengths(self) -> list[int]:
-        return [len(ids) for ids in self.input_ids]
 
     def load(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
         """Padded (B, T) input_ids, attention_mask and labels (-100 at padding)."""

@@ -11,17 +11,21 @@ import torch
 from pretune.data.batching import epoch_batches, pad_batch
 from pretune.errors import DataError
 
-__all__ = ["EncodedRows", "EncodedSplit", "TrainBatches", "encode_labels", "encode_split"]
+__all__ = [
+    "EncodedRows",
+    "EncodedSplit",
+    "TokenRows",
+    "TrainBatches",
+    "encode_labels",
+    "encode_split",
+]
 
 
-@dataclass
-class EncodedSplit:
-    """Token ids (truncated, with special tokens) and label ids of one split, in memory."""
+class TokenRows:
+    """`len()` and `lengths` of a split held as `input_ids`, one token-id list per row
+    (a base for the encodings' dataclasses; it adds no fields)."""
 
     input_ids: list[list[int]]
-    labels: list[int] | None
-    pad_token_id: int
-    truncated: int = 0  # rows that reached max_length (their tail was cut)
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -29,6 +33,16 @@ class EncodedSplit:
     @property
     def lengths(self) -> list[int]:
         return [len(ids) for ids in self.input_ids]
+
+
+@dataclass
+class EncodedSplit(TokenRows):
+    """Token ids (truncated, with special tokens) and label ids of one split, in memory."""
+
+    input_ids: list[list[int]]
+    labels: list[int] | None
+    pad_token_id: int
+    truncated: int = 0  # rows that reached max_length (their tail was cut)
 
     def load(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
         rows = [{"input_ids": self.input_ids[i]} for i in indices]

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from pretune.data.encode import TokenRows
 from pretune.data.jsonl import json_lines
 from pretune.errors import DataError
 
@@ -235,7 +236,7 @@ def split_by_context(
 
 
 @dataclass
-class EncodedQA:
+class EncodedQA(TokenRows):
     """One row per window: ids, answer token positions, and what maps it back to text."""
 
     input_ids: list[list[int]] = field(default_factory=list)
@@ -245,13 +246,6 @@ class EncodedQA:
     example: list[int] = field(default_factory=list)  # the window's example index
     offsets: list[list[tuple[int, int] | None]] = field(default_factory=list)  # context only
     pad_id: int = 0
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
-
-    @property
-    def lengths(self) -> list[int]:
-        return [len(r) for r in self.input_ids]
 
     def load(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
         width = max(len(self.input_ids[i]) for i in indices)

@@ -38,6 +38,7 @@ from pretune.evaluate.evaluator import split_evaluator
 from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_model_path
 from pretune.models.presets import PRESETS, lm_config
 from pretune.models.settings import build_classifier
+from pretune.models.teacher import load_teacher_classifier
 from pretune.recipes._runner import recipe
 from pretune.tasks.classify import classify_task_factory
 from pretune.techniques.distill import CachedTeacherBatches, Distill, encoder_layers
@@ -61,35 +62,9 @@ def load_teacher(teacher: str | None) -> tuple[Path, Any, list[str]]:
     Raises:
         ConfigError: no teacher given, the folder does not exist, or it is not a classifier.
     """
-    from transformers import AutoConfig, AutoModelForSequenceClassification
-
     if not teacher:
         raise ConfigError("distill.teacher is not set: give teacher=runs/<a finetune run>")
-    path = Path(teacher).expanduser()
-    if not path.is_dir():
-        raise ConfigError(
-            f"distill.teacher={teacher}: no such folder; give a finished `pretune finetune` run "
-            "folder (runs/<name>) or a classifier checkpoint folder"
-        )
-    model_dir = path / "model" if (path / "model" / "config.json").is_file() else path
-    if not (model_dir / "config.json").is_file():
-        raise ConfigError(
-            f"distill.teacher={teacher} is not a classifier run: it has no model/config.json "
-            "(did the run finish?)"
-        )
-    _quiet_transformers()
-    config = AutoConfig.from_pretrained(str(model_dir))
-    architectures = getattr(config, "architectures", None) or []
-    if not any(a.endswith("ForSequenceClassification") for a in architectures):
-        raise ConfigError(
-            f"distill.teacher={teacher} is not a classifier run (its model is "
-            f"{', '.join(architectures) or config.model_type}); give a `pretune finetune` run"
-        )
-    labels = [config.id2label[i] for i in range(config.num_labels)]
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(model_dir), attn_implementation="sdpa"
-    )
-    return model_dir, model.eval(), labels
+    return load_teacher_classifier(teacher, "distill.teacher")
 
 
 def _check_same_split(cfg: Any, teacher: str, log: Any) -> None:

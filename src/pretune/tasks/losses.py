@@ -49,6 +49,11 @@ def _weighted_mean(
     return (w * per_example).sum() / w.sum()
 
 
+def _at_label(per_class: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Each row's entry at its true class: (B, K), (B,) -> (B,)."""
+    return per_class.gather(1, labels[:, None]).squeeze(1)
+
+
 @LOSSES.register("cross_entropy", "cross-entropy (the default); class weights supported")
 def cross_entropy(
     logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor | None = None
@@ -88,7 +93,7 @@ def focal(
     """
     if gamma < 0:
         raise ConfigError(f"train.loss_params.gamma must be >= 0, got {gamma}")
-    log_p = F.log_softmax(logits, dim=-1).gather(1, labels[:, None]).squeeze(1)  # (B,)
+    log_p = _at_label(F.log_softmax(logits, dim=-1), labels)  # (B,)
     per_example = -((1.0 - log_p.exp()) ** gamma) * log_p
     return _weighted_mean(per_example, labels, weight)
 
@@ -141,7 +146,7 @@ def symmetric_ce(
         beta: weight of the reverse CE (the robust part).
     """
     per_ce = F.cross_entropy(logits, labels, reduction="none")
-    p_y = logits.softmax(dim=-1).gather(1, labels[:, None]).squeeze(1)
+    p_y = _at_label(logits.softmax(dim=-1), labels)
     per_rce = -math.log(1e-4) * (1.0 - p_y)
     return _weighted_mean(alpha * per_ce + beta * per_rce, labels, weight)
 
@@ -160,7 +165,7 @@ def generalized_ce(
     """
     if not 0.0 < q <= 1.0:
         raise ConfigError(f"train.loss_params.q must be in (0, 1], got {q}")
-    p_y = logits.softmax(dim=-1).gather(1, labels[:, None]).squeeze(1)
+    p_y = _at_label(logits.softmax(dim=-1), labels)
     per_example = (1.0 - p_y.clamp_min(1e-12) ** q) / q
     return _weighted_mean(per_example, labels, weight)
 
