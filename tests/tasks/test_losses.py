@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pretune.config import load_config
+from pretune.catalog import load_recipe_config
 from pretune.errors import ConfigError
 from pretune.tasks.classify import ClassifyTask
 from pretune.tasks.losses import LOSSES, build_loss, loss_accepts_weight
@@ -112,16 +112,16 @@ def test_class_weights_change_every_weighted_loss(name, batch):
 
 
 def test_config_validates_loss_name_params_and_values():
-    cfg = load_config(None, ["train.loss=focal", "train.loss_params.gamma=1.5"])
+    cfg = load_recipe_config("finetune", None, ["train.loss=focal", "train.loss_params.gamma=1.5"])
     assert (cfg.train.loss, cfg.train.loss_params) == ("focal", {"gamma": 1.5})
     with pytest.raises(ConfigError, match="did you mean 'focal'"):
-        load_config(None, ["train.loss=focl"])
+        load_recipe_config("finetune", None, ["train.loss=focl"])
     with pytest.raises(ConfigError, match="gama \\(did you mean 'gamma'"):
-        load_config(None, ["train.loss=focal", "train.loss_params.gama=1"])
+        load_recipe_config("finetune", None, ["train.loss=focal", "train.loss_params.gama=1"])
     with pytest.raises(ConfigError, match="gamma must be >= 0"):
-        load_config(None, ["train.loss=focal", "train.loss_params.gamma=-1"])
+        load_recipe_config("finetune", None, ["train.loss=focal", "train.loss_params.gamma=-1"])
     with pytest.raises(ConfigError, match="does not support class weights"):
-        load_config(None, ["train.loss=mse", "train.class_weights=balanced"])
+        load_recipe_config("finetune", None, ["train.loss=mse", "train.class_weights=balanced"])
 
 
 def test_classify_task_uses_the_configured_loss(batch):
