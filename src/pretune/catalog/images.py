@@ -147,9 +147,6 @@ ImageConfig = training_schema(
             description="classify: labelled images; mim: ViTMAE pre-training (no labels).",
         ),
     ),
-    data=ImageDataConfig,
-    model=ImageModelConfig,
-    train=ImageTrainConfig,
-    image=ImageSection,
+    data=ImageDataConfig, model=ImageModelConfig, train=ImageTrainConfig, image=ImageSection,
     mim=MIMSection,
-)
+)  # fmt: skip

@@ -121,14 +121,12 @@ RLConfig = training_schema(
     task_kind="rl",
     metrics=RL_METRICS,
     early_stopping_check=_check_rl_early_stopping,
-    data=RLDataConfig,
-    model=RLModelConfig,
-    train=RLTrainConfig,
+    data=RLDataConfig, model=RLModelConfig, train=RLTrainConfig,
     # Held-out prompts are sampled train.batch_size at a time: no eval.batch_size.
     eval=eval_section("RLEvalConfig", RL_METRICS, drop=["batch_size"]),
     rl=RLSection,
     reward=RewardSection,
-)
+)  # fmt: skip
 
 
 def check_rl_config(cfg: Any) -> None:

@@ -64,13 +64,9 @@ SFTDataConfig = data_section(
 SFTConfig = training_schema(
     "sft",
     "Fine-tune a causal LM on prompt/response pairs.",
-    task_kind="sft",
-    metrics=LM_METRICS,
-    data=SFTDataConfig,
-    model=SFTModelConfig,
-    train=TrainWithoutClassLoss,
-    sft=SFTSection,
-)
+    task_kind="sft", metrics=LM_METRICS,
+    data=SFTDataConfig, model=SFTModelConfig, train=TrainWithoutClassLoss, sft=SFTSection,
+)  # fmt: skip
 
 
 def check_sft_config(cfg: Any) -> None:

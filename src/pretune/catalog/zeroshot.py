@@ -94,10 +94,6 @@ ZeroshotTrainConfig = narrow(
 ZeroshotConfig = compose(
     "zeroshot",
     "Zero-shot classification from label names (embeddings or MLM cloze).",
-    task_kind="classify",
-    top_level=ZeroshotSettings,
-    data=DataConfig,
-    model=ModelConfig,
-    train=ZeroshotTrainConfig,
-    eval=EvalConfig,
-)
+    task_kind="classify", top_level=ZeroshotSettings,
+    data=DataConfig, model=ModelConfig, train=ZeroshotTrainConfig, eval=EvalConfig,
+)  # fmt: skip
