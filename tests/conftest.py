@@ -32,15 +32,17 @@ def tiny_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _tiny_vocab() -> dict[str, int]:
     """The tiny BERT's WordPiece vocabulary, the same in every process: the special tokens,
-    every lowercase letter, digit and punctuation mark (alone and as a ## continuation), then
-    every word of the topic texts. (The `tokenizers` WordPiece trainer is not used: it breaks
-    ties in a hash-map order that changes from process to process, so the vocabulary, hence
-    the tiny model and every number a test measured on it, changed between runs.)"""
+    every lowercase letter, digit and punctuation mark (alone and as a ## continuation), every
+    word of the topic texts, then unused ids up to 400. (Not the `tokenizers` WordPiece
+    trainer: it breaks ties in a hash-map order that changes from process to process, so the
+    vocabulary, hence the tiny model and every number a test measured on it, changed between
+    runs: the same test passed alone and failed in the suite.)"""
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     alphabet = sorted(set(string.ascii_lowercase + string.digits + string.punctuation))
     words = sorted({w for text in (*TOPICS.values(), *FILLER) for w in text.split()})
-    tokens = dict.fromkeys([*specials, *alphabet, *(f"##{c}" for c in alphabet), *words])
-    return {token: i for i, token in enumerate(tokens)}  # "a" is a letter and a word: once
+    tokens = list(dict.fromkeys([*specials, *alphabet, *(f"##{c}" for c in alphabet), *words]))
+    tokens += [f"[unused{i}]" for i in range(400 - len(tokens))]  # 400 ids, as tests assume
+    return {token: i for i, token in enumerate(tokens)}  # ("a" is a letter and a word: once)
 
 
 @pytest.fixture(scope="session")
