@@ -1,6 +1,6 @@
-"""Shared fixtures: a tiny BERT checkpoint (built from a config, with a WordPiece tokenizer
-trained on the spot), a small labelled CSV a tiny model can learn in seconds, and the fixture
-that leaves the process as each test found it."""
+"""Shared fixtures: a tiny BERT checkpoint (built from a config, with a fixed WordPiece
+vocabulary: the same model in every process), a small labelled CSV a tiny model can learn in
+seconds, and the fixture that leaves the process as each test found it."""
 
 from __future__ import annotations
 
