@@ -1,15 +1,16 @@
-"""Shared fixtures: a tiny BERT checkpoint (built from a config, with a WordPiece tokenizer
-trained on the spot), a small labelled CSV a tiny model can learn in seconds, and the fixture
-that leaves the process as each test found it."""
+"""Shared fixtures: a tiny BERT checkpoint (built from a config, with a fixed WordPiece
+vocabulary: the same model in every process), a small labelled CSV a tiny model can learn in
+seconds, and the fixture that leaves the process as each test found it."""
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from helpers import TOPICS, make_rows, write_csv
+from helpers import FILLER, TOPICS, make_rows, write_csv
 from pretune.process_state import capture_process_state
 
 
@@ -29,21 +30,31 @@ def tiny_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_csv(tmp_path_factory.mktemp("data") / "topics.csv", make_rows(50))
 
 
+def _tiny_vocab() -> dict[str, int]:
+    """The tiny BERT's WordPiece vocabulary, the same in every process: the special tokens,
+    every lowercase letter, digit and punctuation mark (alone and as a ## continuation), every
+    word of the topic texts, then unused ids up to 400. (Not the `tokenizers` WordPiece
+    trainer: it breaks ties in a hash-map order that changes from process to process, so the
+    vocabulary, hence the tiny model and every number a test measured on it, changed between
+    runs: the same test passed alone and failed in the suite.)"""
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    alphabet = sorted(set(string.ascii_lowercase + string.digits + string.punctuation))
+    words = sorted({w for text in (*TOPICS.values(), *FILLER) for w in text.split()})
+    tokens = list(dict.fromkeys([*specials, *alphabet, *(f"##{c}" for c in alphabet), *words]))
+    tokens += [f"[unused{i}]" for i in range(400 - len(tokens))]  # 400 ids, as tests assume
+    return {token: i for i, token in enumerate(tokens)}  # ("a" is a letter and a word: once)
+
+
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer, 32-wide BERT checkpoint folder with its own small WordPiece tokenizer."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertForMaskedLM, PreTrainedTokenizerFast
 
     folder = tmp_path_factory.mktemp("tiny-bert")
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok = Tokenizer(models.WordPiece(_tiny_vocab(), unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    corpus = [text for text, _ in make_rows(30, seed=1)] + [" ".join(TOPICS.values())]
-    tok.train_from_iterator(
-        corpus, trainers.WordPieceTrainer(vocab_size=400, special_tokens=specials)
-    )
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",

@@ -8,7 +8,9 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sklearn import metrics as skm
 
 from helpers import make_rows, tiny_overrides, write_csv
 from pretune.cli.main import main
@@ -23,13 +25,26 @@ def run(tiny_csv, tiny_bert, tmp_path_factory) -> dict:
     return run_finetune(cfg, log=lambda _: None, live_progress=False)
 
 
+def _pairs(confusion: list[list[int]]) -> tuple[list[int], list[int]]:
+    """(true, predicted) class pairs, as many of each as the confusion matrix counts."""
+    pairs = [(i, j) for i, row in enumerate(confusion) for j, n in enumerate(row) for _ in range(n)]
+    return [i for i, _ in pairs], [j for _, j in pairs]
+
+
 def test_summary_has_every_evaluation_section(run):
     summary = json.loads((Path(run["run_dir"]) / "summary.json").read_text())
     test = summary["test"]
     for key in ("roc_auc_macro", "pr_auc_macro", "log_loss", "top2_accuracy", "mcc"):
         assert isinstance(test[key], float), key
-    assert test["accuracy"] > 0.6 and test["roc_auc_macro"] > 0.7
+    # The numbers are those of the test predictions (the confusion matrix): exact, on any CPU.
+    truth, predicted = _pairs(test["confusion_matrix"])
+    assert test["count"] == len(truth) == 15
+    assert test["accuracy"] == pytest.approx(skm.accuracy_score(truth, predicted))
+    assert test["macro_f1"] == pytest.approx(skm.f1_score(truth, predicted, average="macro"))
+    assert test["mcc"] == pytest.approx(skm.matthews_corrcoef(truth, predicted))
     assert test["log_loss"] == pytest.approx(test["loss"], abs=1e-4)  # same thing, two ways
+    # The toy learns: a clear margin above chance (1/3 and 0.5), not the value it reaches.
+    assert test["accuracy"] > 0.45 and test["roc_auc_macro"] > 0.6
     curves = summary["curves"]
     assert set(curves["roc"]) == {"money", "sport", "tech"}
     assert curves["roc"]["sport"]["fpr"][0] == 0.0 and curves["roc"]["sport"]["tpr"][-1] == 1.0
@@ -64,6 +79,16 @@ def test_evaluate_own_test_split_reproduces_the_summary(run, capsys):
     rows = [json.loads(line) for line in (folder / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == metrics["count"]
     assert sum(r["correct"] for r in rows) == round(metrics["metrics"]["accuracy"] * len(rows))
+    # The saved metrics are scikit-learn's on the saved predictions.
+    names = sorted(rows[0]["probabilities"])
+    truth = [names.index(r["label"]) for r in rows]
+    probs = np.array([[r["probabilities"][n] for n in names] for r in rows])
+    assert metrics["metrics"]["accuracy"] == pytest.approx(
+        skm.accuracy_score(truth, probs.argmax(1))
+    )
+    assert metrics["metrics"]["roc_auc_macro"] == pytest.approx(
+        skm.roc_auc_score(truth, probs, multi_class="ovr"), abs=1e-6
+    )
     assert "calibrated_confidence" in rows[0]
 
 

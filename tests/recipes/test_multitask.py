@@ -71,7 +71,9 @@ def test_both_tasks_losses_fall(finished):
     assert set(losses) == {"topic", "sport"}
     for name, values in losses.items():
         assert values[-1] < values[0] - 0.2, f"{name} loss did not fall: {values}"
-    assert finished["tasks"]["topic"]["test"]["accuracy"] > 0.5  # chance is 1/3
+    # Clear margins above chance, not the values reached (topic 0.67: two of the three topics
+    # apart; sport 1.0): topic chance is 1/3, sport's majority class ("no") is 2/3.
+    assert finished["tasks"]["topic"]["test"]["accuracy"] > 0.45
     assert finished["tasks"]["sport"]["test"]["accuracy"] > 0.8
 
 

@@ -67,4 +67,6 @@ def test_held_out_loss_falls_on_bbc_text(tmp_path, objective):
     # At least one nat below guessing: held-out perplexity under 37% of the uniform 2000
     # (measured: mlm 6.44, clm 6.24, from 7.60; 300 steps reach the unigram level, not more).
     assert final["loss"] < uniform - 1.0, (final["loss"], uniform)
-    assert final["accuracy"] > 0.03  # chance is 1/2000
+    # Chance is 1/2000. Measured: mlm 0.040 and 0.045 in two processes (the MLM WordPiece
+    # vocabulary differs between processes), clm 0.049: the bar is 40x chance, not 0.03.
+    assert final["accuracy"] > 0.02, final
