@@ -15,9 +15,13 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 
 
 def test_every_recipe_has_a_function() -> None:
+    import pretune.api as api
+
     for name in RECIPES:
-        function = getattr(pretune, name.replace("-", "_"))
+        function = getattr(api, name.replace("-", "_"))
         assert callable(function) and name in function.__doc__
+        if not (Path(pretune.__file__).parent / name).is_dir():  # `pretune.rl` is a package
+            assert getattr(pretune, name) is function
 
 
 def test_settings_become_overrides() -> None:

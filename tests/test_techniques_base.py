@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from helpers import tiny_overrides
-from pretune.config import load_config
+from pretune.catalog import load_recipe_config
 from pretune.errors import ConfigError
 from pretune.recipes.finetune import run_finetune
 from pretune.techniques.ema import ema_update
@@ -16,16 +16,16 @@ from pretune.techniques.freeze import Freeze, freeze_parameters
 
 def test_unknown_technique_suggests_the_closest():
     with pytest.raises(ConfigError, match="did you mean 'ema'"):
-        load_config(None, ["techniques.emma.decay=0.9"])
+        load_recipe_config("finetune", None, ["techniques.emma.decay=0.9"])
 
 
 def test_unknown_technique_parameter_lists_the_valid_ones():
     with pytest.raises(ConfigError, match=r"techniques.ema: unknown parameter\(s\) decy"):
-        load_config(None, ["techniques.ema.decy=0.9"])
+        load_recipe_config("finetune", None, ["techniques.ema.decy=0.9"])
 
 
 def test_technique_enabled_with_defaults():
-    assert load_config(None, ["techniques.ema=true"]).techniques == {"ema": {}}
+    assert load_recipe_config("finetune", None, ["techniques.ema=true"]).techniques == {"ema": {}}
 
 
 def test_ema_update_is_a_running_average():
@@ -49,7 +49,8 @@ def test_freeze_takes_one_pattern_given_as_text():
 
 
 def test_linear_probe_trains_only_the_head(tiny_csv, tiny_bert, tmp_path):
-    cfg = load_config(
+    cfg = load_recipe_config(
+        "finetune",
         None,
         tiny_overrides(tiny_csv, tiny_bert, tmp_path, "name=probe", "train.max_steps=3",
                        "techniques.freeze.train=[classifier.*]"),

@@ -77,17 +77,11 @@ def test_technique_trains_checkpoints_and_resumes_exactly(
     assert whole["steps"] == 4
     assert all(math.isfinite(loss) for loss in _losses(Path(whole["run_dir"])))
 
-    original = finetune.standard_handlers
-
-    def with_stop(*args: Any, **kwargs: Any) -> list[Any]:
-        return [*original(*args, **kwargs), StopAfterCheckpoint(2)]  # after the Checkpointer
-
-    monkeypatch.setattr(finetune, "standard_handlers", with_stop)
-    with pytest.raises(Interrupted):
+    with pytest.raises(Interrupted):  # extra handlers come after the Checkpointer
         finetune.run_finetune(
-            _config(tiny_csv, tiny_bert, tmp_path, "cut", *extra), log=lambda _: None
-        )
-    monkeypatch.setattr(finetune, "standard_handlers", original)
+            _config(tiny_csv, tiny_bert, tmp_path, "cut", *extra), log=lambda _: None,
+            extra_handlers=[StopAfterCheckpoint(2)],
+        )  # fmt: skip
     run = tmp_path / "cut"
     assert not (run / "model").exists()
     assert [p.name for p in list_checkpoints(run)] == ["step-2"]

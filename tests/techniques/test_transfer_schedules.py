@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from pretune.config import load_config
+from pretune.catalog import load_recipe_config
 from pretune.errors import ConfigError
 from pretune.train.optim import (
     OPTIMIZERS,
@@ -81,18 +81,21 @@ def test_schedule_params_reach_the_scheduler() -> None:
 
 
 def test_config_validates_schedule_and_optimizer_params() -> None:
-    cfg = load_config(
+    cfg = load_recipe_config(
+        "finetune",
         None,
         ["train.schedule=step", "train.schedule_params.gamma=0.5", "train.optimizer=sgd",
          "train.optimizer_params.momentum=0.8"],
     )  # fmt: skip
     assert cfg.train.schedule_params == {"gamma": 0.5}
     with pytest.raises(ConfigError, match=r"schedule 'cosine' has no parameter.*gamma"):
-        load_config(None, ["train.schedule=cosine", "train.schedule_params.gamma=0.5"])
+        load_recipe_config(
+            "finetune", None, ["train.schedule=cosine", "train.schedule_params.gamma=0.5"]
+        )
     with pytest.raises(ConfigError, match="optimizer_params for optimizer 'adamw'"):
-        load_config(None, ["train.optimizer_params.momentum=0.9"])
+        load_recipe_config("finetune", None, ["train.optimizer_params.momentum=0.9"])
     with pytest.raises(ConfigError, match="unknown schedule 'cosin'"):
-        load_config(None, ["train.schedule=cosin"])
+        load_recipe_config("finetune", None, ["train.schedule=cosin"])
 
 
 def test_optimizer_params_override_the_defaults() -> None:
