@@ -14,6 +14,7 @@ deterministic kernels, makes the `Session`, calls the body, adds what every summ
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -105,7 +106,8 @@ def _common_summary(session: Session, trained: Trained | None) -> dict[str, Any]
 def _finish(session: Session, body_summary: dict[str, Any]) -> dict[str, Any]:
     trained = session.trained
     if trained is not None and not trained.main_process:
-        return {"run_dir": str(session.run_dir), "process_index": 1}
+        # Only the main process tests, saves and summarises (train/session.py).
+        return {"run_dir": str(session.run_dir), "process_index": int(os.environ["RANK"])}
     summary = _common_summary(session, trained)
     for key, value in body_summary.items():  # the recipe's own keys win, dicts are merged
         if isinstance(value, dict) and isinstance(summary.get(key), dict):
