@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pretune.catalog import load_recipe_config
 from pretune.catalog import recipe as catalog_entry
 from pretune.errors import ConfigError
 from pretune.files import write_json_atomic
@@ -67,8 +68,6 @@ def _config(name: str, cfg: Any, resume: Path | None) -> Any:
             raise ConfigError(f"--resume: `pretune {name}` keeps no checkpoints to resume from")
         return open_run_for_resume(Path(resume), schema=entry.schema)
     if cfg is None:
-        from pretune.catalog import load_recipe_config
-
         return load_recipe_config(name)
     if getattr(cfg, "recipe", name) != name and entry.schema is not type(cfg):
         raise ConfigError(f"a `{cfg.recipe}` config was given to `pretune {name}`")

@@ -29,7 +29,7 @@ from pretune.train.batch_size import training_probe
 from pretune.train.callbacks import Progress
 from pretune.train.loop import LoopPlan, fit
 from pretune.train.run_folder import create_run_dir
-from pretune.train.setup import build_training, prepare_techniques, set_determinism
+from pretune.train.setup import apply_techniques, build_training, set_determinism
 
 __all__ = ["lr_sweep", "plot_lr_find", "run_lr_find", "smooth_losses", "suggest_lr"]
 
@@ -174,10 +174,8 @@ def run_lr_find(
 def _model_and_task(cfg: Any, model_path: Path, data: Any, encoded: dict) -> tuple:
     """The model, techniques and task `pretune finetune` would train with this config."""
     model = build_classifier(cfg.model, model_path, data.label_names)
-    techniques, model = prepare_techniques(cfg, model)
-    task = classify_task_factory(cfg.train, data.label_names, encoded["train"].labels or [])(model)
-    for technique in techniques:
-        task = technique.wrap_task(task)
+    make_task = classify_task_factory(cfg.train, data.label_names, encoded["train"].labels or [])
+    techniques, model, task = apply_techniques(cfg, model, make_task)
     return model, techniques, task
 
 

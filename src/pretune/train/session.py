@@ -31,10 +31,10 @@ from pretune.train.distributed import make_accelerator, prepare_model, unwrap_fo
 from pretune.train.loop import TrainData, fit
 from pretune.train.run_folder import create_run_dir, is_main_process
 from pretune.train.setup import (
+    apply_techniques,
     bind_task_model,
     build_training,
     export_model,
-    prepare_techniques,
     resume_training,
     save_model,
     standard_handlers,
@@ -140,14 +140,7 @@ class Session:
             evaluate_first: evaluate the starting weights too (logged at step 0).
         """
         cfg = self.cfg
-        configured, model = prepare_techniques(cfg, model)
-        extra = list(techniques)
-        for technique in extra:
-            model = technique.prepare_model(model)
-        all_techniques = configured + extra
-        task = make_task(model)
-        for technique in all_techniques:
-            task = technique.wrap_task(task)
+        all_techniques, model, task = apply_techniques(cfg, model, make_task, techniques)
         training = build_training(cfg, model, len(data.epoch_batches(0)), all_techniques)
         previous = 0.0
         if self.resuming:

@@ -1,6 +1,6 @@
 """What the training session sets up around the loop, as small functions.
 
-    set_determinism -> prepare_techniques -> build_training (optimizer, schedule, State,
+    set_determinism -> apply_techniques -> build_training (optimizer, schedule, State,
     LoopPlan) -> [resume_training] -> standard_handlers -> fit -> export_model -> save_model
 
 `train/session.py` calls these in that order for every recipe.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,11 +35,11 @@ from pretune.train.state import State
 
 __all__ = [
     "Training",
+    "apply_techniques",
     "bind_task_model",
     "build_training",
     "export_model",
     "innermost_task",
-    "prepare_techniques",
     "resume_training",
     "save_model",
     "set_determinism",
@@ -72,12 +72,22 @@ def bind_task_model(task: Any, model: torch.nn.Module) -> None:
     innermost_task(task).model = model
 
 
-def prepare_techniques(cfg: Any, model: torch.nn.Module) -> tuple[list[Any], Any]:
-    """Build the configured techniques and let each prepare the model, in config order."""
-    techniques = build_techniques(cfg.techniques)
+def apply_techniques(
+    cfg: Any,
+    model: torch.nn.Module,
+    make_task: Callable[[torch.nn.Module], Any],
+    extra: Sequence[Any] = (),
+) -> tuple[list[Any], torch.nn.Module, Any]:
+    """The configured techniques (in config order), then `extra` ones a recipe built itself:
+    each prepares the model, the task is made around the prepared model, and each wraps it
+    (the last one outermost). Returns (techniques, model, task)."""
+    techniques = [*build_techniques(cfg.techniques), *extra]
     for technique in techniques:
         model = technique.prepare_model(model)
-    return techniques, model
+    task = make_task(model)
+    for technique in techniques:
+        task = technique.wrap_task(task)
+    return techniques, model, task
 
 
 @dataclass

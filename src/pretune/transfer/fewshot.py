@@ -178,10 +178,10 @@ def tune_body(
     from pretune.train.distributed import make_accelerator
     from pretune.train.loop import fit
     from pretune.train.setup import (
+        apply_techniques,
         bind_task_model,
         build_training,
         export_model,
-        prepare_techniques,
     )
     from pretune.transfer.contrastive import ContrastiveTask
 
@@ -191,10 +191,9 @@ def tune_body(
         "input_ids"
     ]
     data = PairBatches(token_ids, pairs, cfg.train.batch_size, seed, tokenizer.pad_token_id or 0)
-    techniques, model = prepare_techniques(cfg, copy.deepcopy(base_model))
-    task: Any = ContrastiveTask(model, loss=cfg.contrastive_loss)
-    for technique in techniques:
-        task = technique.wrap_task(task)
+    techniques, model, task = apply_techniques(
+        cfg, copy.deepcopy(base_model), lambda m: ContrastiveTask(m, loss=cfg.contrastive_loss)
+    )
 
     training = build_training(cfg, model, len(data.epoch_batches(0)), techniques)
     state = training.state
