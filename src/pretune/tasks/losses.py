@@ -27,6 +27,7 @@ __all__ = [
     "bootstrap",
     "build_loss",
     "check_loss_params",
+    "class_weighted",
     "cross_entropy",
     "focal",
     "generalized_ce",
@@ -50,7 +51,7 @@ def _weighted_mean(
     return (w * per_example).sum() / w.sum()
 
 
-def _class_weighted(
+def class_weighted(
     per_example_loss: Callable[..., torch.Tensor],
 ) -> Callable[..., torch.Tensor]:
     """A loss from a function of per-example values `(logits, labels, **params) -> (B,)`: it
@@ -105,7 +106,7 @@ def label_smoothing(
 
 
 @LOSSES.register("focal", "focal loss: down-weights easy examples (gamma)")
-@_class_weighted
+@class_weighted
 def focal(logits: torch.Tensor, labels: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
     """-(1 - p_y)^gamma * log p_y (Lin et al. 2017); gamma=0 is cross-entropy.
 
@@ -133,7 +134,7 @@ def mse(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 @LOSSES.register("hinge", "multi-class hinge (margin) loss, as in a multi-class SVM")
-@_class_weighted
+@class_weighted
 def hinge(logits: torch.Tensor, labels: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
     """mean_j!=y max(0, margin - s_y + s_j) (Weston-Watkins, `F.multi_margin_loss`).
 
@@ -144,7 +145,7 @@ def hinge(logits: torch.Tensor, labels: torch.Tensor, margin: float = 1.0) -> to
 
 
 @LOSSES.register("symmetric_ce", "noise-robust: alpha * CE + beta * reverse CE (Wang et al.)")
-@_class_weighted
+@class_weighted
 def symmetric_ce(
     logits: torch.Tensor, labels: torch.Tensor, alpha: float = 0.1, beta: float = 1.0
 ) -> torch.Tensor:
@@ -164,7 +165,7 @@ def symmetric_ce(
 
 
 @LOSSES.register("generalized_ce", "noise-robust: (1 - p_y^q) / q, between CE and MAE (q)")
-@_class_weighted
+@class_weighted
 def generalized_ce(logits: torch.Tensor, labels: torch.Tensor, q: float = 0.7) -> torch.Tensor:
     """Generalised cross-entropy (Zhang & Sabuncu 2018): q -> 0 is CE, q = 1 is MAE.
 
@@ -178,7 +179,7 @@ def generalized_ce(logits: torch.Tensor, labels: torch.Tensor, q: float = 0.7) -
 
 
 @LOSSES.register("bootstrap", "noise-robust: target mixes the label and the model's own guess")
-@_class_weighted
+@class_weighted
 def bootstrap(
     logits: torch.Tensor, labels: torch.Tensor, beta: float = 0.95, mode: str = "soft"
 ) -> torch.Tensor:
