@@ -91,8 +91,13 @@ def report_handler(command: Any, allowed: dict[str, Any]) -> Any:
 def add_group_action(
     sub: Any, group: str, action: str, *, group_help: str, help: str, **kwargs: Any
 ) -> Any:
-    """Register `pretune <group> <action>` (`config show`, `data inspect`): the group's
-    parser with a required ACTION, and return the action's parser for its arguments."""
+    """Register `pretune <group> <action>` (`data inspect`): the group's parser with a
+    required ACTION, and return the action's parser for its arguments."""
+    return add_group(sub, group, group_help=group_help).add_parser(action, help=help, **kwargs)
+
+
+def add_group(sub: Any, group: str, *, group_help: str) -> Any:
+    """Register `pretune <group> ACTION` and return its subparsers, to add several actions
+    (`config show`, `config list`, `config write`)."""
     parser = sub.add_parser(group, help=group_help)
-    actions = parser.add_subparsers(dest=f"{group}_command", required=True, metavar="ACTION")
-    return actions.add_parser(action, help=help, **kwargs)
+    return parser.add_subparsers(dest=f"{group}_command", required=True, metavar="ACTION")
