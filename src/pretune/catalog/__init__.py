@@ -14,6 +14,7 @@ for the recipes that need it), and the catalog stays below the layers that open 
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,10 @@ def load_recipe_config(
     then the `key=value` overrides."""
     entry = recipe(name)
     overrides = entry.expand_shortcuts(list(overrides or []))
+    logger.debug(
+        "%s config: defaults %s, then %s, then overrides %s",
+        name, entry.defaults_file, path or "no file", overrides or "none",
+    )  # fmt: skip
     return load_config(path, overrides, defaults=entry.defaults(), schema=entry.schema)
 
 
