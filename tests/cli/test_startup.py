@@ -62,6 +62,9 @@ def probe(tmp_path: Path, *argv: str) -> dict:
         (["finetune", "train.optimizer=adamx"], 2),  # unknown registry name
         (["finetune", "train.loss=focl"], 2),
         (["config", "write", "nosuch"], 2),
+        (["quantize", "runs/nosuch"], 2),  # a run folder that does not exist
+        (["serve", "runs/nosuch"], 2),
+        (["export", ".", "opset=x"], 2),  # a bad option value
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else f"exit {value}",
 )

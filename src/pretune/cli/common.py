@@ -65,7 +65,19 @@ def add_run_command(
     parser = sub.add_parser(name, help=summary, description=description)
     parser.add_argument("run", type=Path, help=run_help)
     parser.add_argument("options", nargs="*", help=f"key=value: {', '.join(options)}")
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(handler=_run_must_exist(handler))
+
+
+def _run_must_exist(handler: Any) -> Any:
+    """`handler`, after the cheap check that the run folder exists: a typo is answered at
+    once, before the command imports torch and the model code."""
+
+    def checked(args: Any) -> int:
+        if not args.run.exists():
+            raise PretuneError(f"{args.run}: no such run folder; give a finished run folder")
+        return handler(args)
+
+    return checked
 
 
 def print_report(report: dict[str, Any]) -> int:
