@@ -70,6 +70,13 @@ class _MutedStream(io.TextIOBase):
     def isatty(self) -> bool:  # no live progress bar into the void
         return False
 
+    def fileno(self) -> int:  # for code that asks (faulthandler); writes there are not muted
+        return self.real.fileno()  # type: ignore[attr-defined]
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.real, "encoding", None) or "utf-8"
+
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     # Warnings are for the user (e.g. "cannot stratify"), not source excerpts.
