@@ -14,6 +14,7 @@ for the recipes that need it), and the catalog stays below the layers that open 
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,13 +41,18 @@ __all__ = [
     "CONFIG_DIR",
     "RECIPES",
     "Recipe",
+    "ShippedConfig",
     "load_recipe_config",
     "load_run_config",
     "recipe",
     "recipes_table",
+    "shipped_config",
+    "shipped_configs",
+    "write_shipped_config",
 ]
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,10 @@ def load_recipe_config(
     then the `key=value` overrides."""
     entry = recipe(name)
     overrides = entry.expand_shortcuts(list(overrides or []))
+    logger.debug(
+        "%s config: defaults %s, then %s, then overrides %s",
+        name, entry.defaults_file, path or "no file", overrides or "none",
+    )  # fmt: skip
     return load_config(path, overrides, defaults=entry.defaults(), schema=entry.schema)
 
 
@@ -167,3 +177,72 @@ def recipes_table() -> str:
         trains = "yes" if entry.trains else "no"
         rows.append(f"| `pretune {entry.name}` | {entry.help} | {defaults} | {trains} |")
     return "\n".join(rows) + "\n"
+
+
+# The shipped YAML files live inside the installed package, so a path like
+# `src/pretune/configs/...` only works in a checkout: `pretune config list` names them and
+# `pretune config write NAME` copies one out to edit.
+
+
+@dataclass(frozen=True)
+class ShippedConfig:
+    """One shipped YAML file: `name` is its file name without `.yaml`."""
+
+    name: str
+    path: Path
+    description: str
+
+
+def _first_sentence(path: Path) -> str:
+    """The first sentence of the file's leading comment block (its one-line description)."""
+    comment = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        comment.append(line.lstrip("#").strip())
+    text = " ".join(comment)
+    end = text.find(". ")
+    return (text if end < 0 else text[: end + 1]).rstrip(".")
+
+
+def shipped_configs() -> list[ShippedConfig]:
+    """Every shipped YAML: the templates first, then each recipe's defaults, by name."""
+    templates = [
+        ShippedConfig(p.stem, p, _first_sentence(p)) for p in sorted(CONFIG_DIR.glob("*.yaml"))
+    ]
+    defaults = [
+        ShippedConfig(entry.name, entry.defaults_file, f"defaults of `pretune {entry.name}`: "
+                      f"{entry.help}")
+        for entry in sorted(RECIPES.values(), key=lambda e: e.name)
+    ]  # fmt: skip
+    return templates + defaults
+
+
+def shipped_config(name: str) -> ShippedConfig:
+    """The shipped YAML called `name` (`.yaml` optional); a ConfigError listing them if none."""
+    found = {config.name: config for config in shipped_configs()}
+    key = name.removesuffix(".yaml")
+    if key not in found:
+        raise ConfigError(
+            f"no shipped config '{name}'; shipped: {', '.join(found)} (`pretune config list`)"
+        )
+    return found[key]
+
+
+def write_shipped_config(name: str, path: str | Path | None = None, *, force: bool = False) -> Path:
+    """Copy the shipped YAML `name` to `path` (default `./<name>.yaml`; a folder gets
+    `<name>.yaml` inside it) and return where it went. An existing file is left alone unless
+    `force`: it may be the user's edited copy."""
+    config = shipped_config(name)
+    target = Path(path) if path is not None else Path(f"{config.name}.yaml")
+    if target.is_dir():
+        target = target / f"{config.name}.yaml"
+    if target.exists() and not force:
+        raise ConfigError(f"{target} already exists; pass --force (force=True) to overwrite it")
+    if not target.parent.is_dir():
+        raise ConfigError(f"{target}: the folder {target.parent} does not exist; create it first")
+    try:
+        target.write_text(config.path.read_text(encoding="utf-8"), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{target}: cannot write the config ({exc.strerror})") from None
+    return target

@@ -65,7 +65,19 @@ def add_run_command(
     parser = sub.add_parser(name, help=summary, description=description)
     parser.add_argument("run", type=Path, help=run_help)
     parser.add_argument("options", nargs="*", help=f"key=value: {', '.join(options)}")
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(handler=_run_must_exist(handler))
+
+
+def _run_must_exist(handler: Any) -> Any:
+    """`handler`, after the cheap check that the run folder exists: a typo is answered at
+    once, before the command imports torch and the model code."""
+
+    def checked(args: Any) -> int:
+        if not args.run.exists():
+            raise PretuneError(f"{args.run}: no such run folder; give a finished run folder")
+        return handler(args)
+
+    return checked
 
 
 def print_report(report: dict[str, Any]) -> int:
@@ -91,8 +103,13 @@ def report_handler(command: Any, allowed: dict[str, Any]) -> Any:
 def add_group_action(
     sub: Any, group: str, action: str, *, group_help: str, help: str, **kwargs: Any
 ) -> Any:
-    """Register `pretune <group> <action>` (`config show`, `data inspect`): the group's
-    parser with a required ACTION, and return the action's parser for its arguments."""
+    """Register `pretune <group> <action>` (`data inspect`): the group's parser with a
+    required ACTION, and return the action's parser for its arguments."""
+    return add_group(sub, group, group_help=group_help).add_parser(action, help=help, **kwargs)
+
+
+def add_group(sub: Any, group: str, *, group_help: str) -> Any:
+    """Register `pretune <group> ACTION` and return its subparsers, to add several actions
+    (`config show`, `config list`, `config write`)."""
     parser = sub.add_parser(group, help=group_help)
-    actions = parser.add_subparsers(dest=f"{group}_command", required=True, metavar="ACTION")
-    return actions.add_parser(action, help=help, **kwargs)
+    return parser.add_subparsers(dest=f"{group}_command", required=True, metavar="ACTION")

@@ -8,7 +8,11 @@ into one `error:` line and exit code 2 (`--debug` shows the traceback instead).
     pretune finetune [config.yaml] [key=value ...] [--resume RUN]
     pretune predict RUN INPUT|- [--output FILE]
     pretune config show RECIPE
+    pretune config list | config write NAME [PATH] [--force]
     pretune data inspect SOURCE [--tokenizer MODEL] [key=value ...]
+
+`-q/--quiet` and `-v/--verbose` (or PRETUNE_LOG_LEVEL) set how much every command prints
+(cli/log_levels.py).
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ import argparse
 import importlib
 import os
 import sys
-import warnings
 from collections.abc import Sequence
 
+from pretune.cli.log_levels import add_log_flags, log_level, output_for
 from pretune.errors import PretuneError
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
@@ -52,15 +56,23 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pretune", description="Pre-train, fine-tune, evaluate and explain models."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    add_log_flags(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for command in _command_parsers(parser):
+        add_log_flags(command, top=False)
     return parser
 
 
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    # Warnings are for the user (e.g. "cannot stratify"), not source excerpts.
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+def _command_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every command's parser, actions of groups included (`config show`)."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                found += [command, *_command_parsers(command)]
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,10 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Offline by default: a hub name that is not cached must fail fast, not hang.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if not args.debug:
-        warnings.showwarning = _one_line_warning
     try:
-        return args.handler(args)
+        with output_for(log_level(args.log_level), debug=args.debug):
+            return args.handler(args)
     except PretuneError as exc:
         if args.debug:
             raise

@@ -13,8 +13,6 @@ from pathlib import Path
 from pretune.catalog import RECIPES, recipe
 from pretune.cli.common import log_line, recipe_config
 from pretune.cli.span_predict import PREDICT_COMMANDS
-from pretune.cli.summaries import PRINTERS, print_generic_summary
-from pretune.train.run_folder import is_main_process
 
 __all__ = ["register"]
 
@@ -37,6 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: `pretune --help` builds this parser and must not pay
+    # for the summaries' imports (rich, the training callbacks and torch behind them).
+    from pretune.cli.summaries import PRINTERS, print_generic_summary
+    from pretune.train.run_folder import is_main_process
+
     name = args.recipe
     if args.args and args.args[0] == "predict" and name in PREDICT_COMMANDS:
         return PREDICT_COMMANDS[name](args)

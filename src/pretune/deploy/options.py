@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from pretune.errors import ConfigError
-from pretune.runs import find_model_dir
 
 __all__ = ["check_output", "parse_options", "require"]
 
@@ -30,6 +29,8 @@ def parse_options(items: list[str], allowed: dict[str, type]) -> dict[str, Any]:
 
 def check_output(output: Path, source: Path) -> Path:
     """Refuse to overwrite the run's own model folder."""
+    from pretune.runs import find_model_dir  # imports torch: not needed to parse options
+
     if output.resolve() == find_model_dir(source).resolve():
         raise ConfigError(f"output={output} is the run's own model folder; choose another")
     return output

@@ -6,8 +6,11 @@ cache gets a clear error at once instead of a long network hang.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from pretune.errors import ConfigError
@@ -17,6 +20,7 @@ __all__ = [
     "dropout_overrides",
     "load_classifier",
     "load_tokenizer",
+    "quiet_transformers",
     "resolve_model_path",
 ]
 
@@ -73,20 +77,37 @@ def resolve_model_path(init_from: str) -> Path:
     )
 
 
-def _quiet_transformers() -> None:
-    # The load report ("newly initialized: classifier.weight") is expected for a new head.
-    from transformers.utils import logging
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers' load report ("newly initialized: classifier.weight", expected for a new
+    head) and its progress bars off while pretune loads or saves a model, then put back as
+    they were: a caller's own logging is left as found. A context manager or a decorator.
+    With pretune's logger at DEBUG (`pretune --verbose`) nothing is hidden."""
+    if logging.getLogger("pretune").isEnabledFor(logging.DEBUG):
+        yield
+        return
+    from transformers.utils import logging as hf_logging
 
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()  # "Loading weights" / "Writing model shards" bars
+    level, bars_on = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hub_bars = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS")
+    hf_logging.set_verbosity(max(level, hf_logging.ERROR))  # never louder than the caller's
+    hf_logging.disable_progress_bar()  # "Loading weights" / "Writing model shards" bars
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars_on:
+            hf_logging.enable_progress_bar()
+        if hub_bars is None:
+            os.environ.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
 
 
+@quiet_transformers()
 def load_tokenizer(path: Path):  # -> PreTrainedTokenizerBase
     """The checkpoint's tokenizer (fast when available)."""
     from transformers import AutoTokenizer
 
-    _quiet_transformers()
     try:
         return AutoTokenizer.from_pretrained(str(path))
     except (OSError, ValueError) as exc:
@@ -120,6 +141,7 @@ def dropout_overrides(
     return overrides
 
 
+@quiet_transformers()
 def load_classifier(
     path: Path,
     label_names: list[str],
@@ -136,7 +158,6 @@ def load_classifier(
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    _quiet_transformers()
     config = AutoConfig.from_pretrained(str(path))
     limit = getattr(config, "max_position_embeddings", None)
     if limit is not None and max_length > limit:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pretune.errors import ConfigError
+from pretune.models.load import quiet_transformers
 from pretune.registry import Registry
 
 __all__ = ["PRESETS", "build_lm", "lm_auto_class", "load_lm"]
@@ -84,6 +85,7 @@ def build_lm(preset: str, objective: str, tokenizer: Any, max_length: int) -> An
     return lm_auto_class(objective).from_config(config, attn_implementation="sdpa")
 
 
+@quiet_transformers()
 def load_lm(path: Path, objective: str, tokenizer: Any, max_length: int, log: Any = None) -> Any:
     """A checkpoint loaded as a masked/causal LM to continue pre-training it.
 
@@ -93,9 +95,6 @@ def load_lm(path: Path, objective: str, tokenizer: Any, max_length: int, log: An
     """
     from transformers import AutoConfig
 
-    from pretune.models.load import _quiet_transformers
-
-    _quiet_transformers()
     config = AutoConfig.from_pretrained(str(path))
     kind = "masked" if objective == "mlm" else "causal"
     vocab = getattr(config, "vocab_size", None)

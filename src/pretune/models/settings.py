@@ -10,7 +10,7 @@ import torch
 
 from pretune.errors import ConfigError
 from pretune.models.init import init_model
-from pretune.models.load import _quiet_transformers, dropout_overrides, load_classifier
+from pretune.models.load import dropout_overrides, load_classifier, quiet_transformers
 
 __all__ = ["apply_model_settings", "build_classifier", "load_head_model"]
 
@@ -29,12 +29,12 @@ def apply_model_settings(model: torch.nn.Module, settings: Any) -> torch.nn.Modu
     return model
 
 
+@quiet_transformers()
 def load_head_model(auto_class: Any, path: Path, m: Any, labels: list[str] | None) -> Any:
     """`auto_class.from_pretrained(path)` with a new head (token labels named by `labels`),
     the config's dropouts, init and embedding freezing applied."""
     from transformers import AutoConfig
 
-    _quiet_transformers()
     config = AutoConfig.from_pretrained(str(path))
     limit = getattr(config, "max_position_embeddings", None)
     if limit is not None and m.max_length > limit:

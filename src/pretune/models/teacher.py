@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pretune.errors import ConfigError
-from pretune.models.load import _quiet_transformers
+from pretune.models.load import quiet_transformers
 
 __all__ = ["load_teacher_classifier", "teacher_model_dir"]
 
@@ -38,6 +38,7 @@ def teacher_model_dir(teacher: str | Path | None, setting: str) -> Path:
     return model_dir
 
 
+@quiet_transformers()
 def load_teacher_classifier(
     teacher: str | Path | None, setting: str = "distill.teacher"
 ) -> tuple[Path, Any, list[str]]:
@@ -49,7 +50,6 @@ def load_teacher_classifier(
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
     model_dir = teacher_model_dir(teacher, setting)
-    _quiet_transformers()
     config = AutoConfig.from_pretrained(str(model_dir))
     architectures = getattr(config, "architectures", None) or []
     if not any(a.endswith("ForSequenceClassification") for a in architectures):

@@ -24,6 +24,7 @@ from pretune.catalog import load_recipe_config
 from pretune.catalog import recipe as catalog_entry
 from pretune.errors import ConfigError
 from pretune.files import write_json_atomic
+from pretune.models.load import quiet_transformers
 from pretune.process_state import leaves_process_as_found
 from pretune.report import try_write_report
 from pretune.train.run_folder import environment, open_run_for_resume
@@ -41,6 +42,7 @@ def recipe(name: str) -> Callable[[Body], Callable[..., dict[str, Any]]]:
     def wrap(body: Body) -> Callable[..., dict[str, Any]]:
         @functools.wraps(body)
         @leaves_process_as_found()
+        @quiet_transformers()  # for the whole run: its loads and saves, put back after
         def run(
             cfg: Any = None,
             *,

@@ -35,7 +35,7 @@ from pretune.errors import ConfigError, DataError
 from pretune.evaluate.analysis import classifier_summary
 from pretune.evaluate.efficiency import count_parameters
 from pretune.evaluate.evaluator import split_evaluator
-from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_model_path
+from pretune.models.load import load_tokenizer, quiet_transformers, resolve_model_path
 from pretune.models.presets import PRESETS, lm_config
 from pretune.models.settings import build_classifier
 from pretune.models.teacher import load_teacher_classifier
@@ -163,8 +163,8 @@ def build_student(
             _check_vocabulary(path, tokenizer, teacher_dir)
         if layers is None:
             return path
-        _quiet_transformers()
-        model = AutoModelForSequenceClassification.from_pretrained(str(path))
+        with quiet_transformers():
+            model = AutoModelForSequenceClassification.from_pretrained(str(path))
         _cut_layers(model, pick_layers(model.config.num_hidden_layers, layers, spec))
     # Every process builds its own student folder: transformers' save_pretrained writes only on
     # rank 0 once a process group exists, so the weights and config are written directly.

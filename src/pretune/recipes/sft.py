@@ -20,7 +20,7 @@ from pretune.data.encode import TrainBatches
 from pretune.data.readers import read_json_rows
 from pretune.errors import ConfigError, DataError
 from pretune.evaluate.lm import evaluate_lm
-from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_model_path
+from pretune.models.load import load_tokenizer, quiet_transformers, resolve_model_path
 from pretune.models.settings import apply_model_settings
 from pretune.recipes._runner import recipe
 from pretune.tasks.sft import SFTData, SFTTask, encode_conversation, ensure_chat_template
@@ -125,6 +125,7 @@ def encode_all(
 # Model
 
 
+@quiet_transformers()
 def load_causal_lm(init_from: str, field: str = "model.init_from") -> tuple[Any, Any, Path]:
     """(model, tokenizer, folder) of a causal LM: a clm/SFT/RL run or a checkpoint folder.
 
@@ -133,7 +134,6 @@ def load_causal_lm(init_from: str, field: str = "model.init_from") -> tuple[Any,
     """
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    _quiet_transformers()
     try:
         path = resolve_model_path(init_from)
     except ConfigError as exc:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from pretune.errors import ConfigError
+from pretune.models.load import quiet_transformers
 
 __all__ = ["ClassifierReward", "KeywordReward", "Reward", "build_reward", "load_classifier_reward"]
 
@@ -69,6 +70,7 @@ class ClassifierReward:
         return torch.cat(scores) if scores else torch.zeros(0)
 
 
+@quiet_transformers()
 def load_classifier_reward(path: str, label: str, batch_size: int = 64) -> ClassifierReward:
     """The classifier of a pretune run (or checkpoint folder) as a reward for `label`.
 
@@ -78,9 +80,8 @@ def load_classifier_reward(path: str, label: str, batch_size: int = 64) -> Class
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_model_path
+    from pretune.models.load import load_tokenizer, resolve_model_path
 
-    _quiet_transformers()
     try:
         folder = resolve_model_path(path)
     except ConfigError as exc:

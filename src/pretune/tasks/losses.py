@@ -14,13 +14,13 @@ import functools
 import inspect
 import math
 from collections.abc import Callable
-from typing import Any
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING, Any
 
 from pretune.errors import ConfigError
 from pretune.registry import Registry
+
+if TYPE_CHECKING:  # torch is imported where used: checking a config must not load it
+    import torch
 
 __all__ = [
     "LOSSES",
@@ -85,6 +85,8 @@ def cross_entropy(
     logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Mean negative log-likelihood of the true class."""
+    import torch.nn.functional as F
+
     return F.cross_entropy(logits, labels, weight=weight)
 
 
@@ -100,6 +102,8 @@ def label_smoothing(
     Args:
         smoothing: mass spread uniformly over all classes, in [0, 1).
     """
+    import torch.nn.functional as F
+
     if not 0.0 <= smoothing < 1.0:
         raise ConfigError(f"train.loss_params.smoothing must be in [0, 1), got {smoothing}")
     return F.cross_entropy(logits, labels, weight=weight, label_smoothing=smoothing)
@@ -113,6 +117,8 @@ def focal(logits: torch.Tensor, labels: torch.Tensor, gamma: float = 2.0) -> tor
     Args:
         gamma: focusing strength (>= 0); larger ignores well-classified examples more.
     """
+    import torch.nn.functional as F
+
     if gamma < 0:
         raise ConfigError(f"train.loss_params.gamma must be >= 0, got {gamma}")
     log_p = _at_label(F.log_softmax(logits, dim=-1), labels)  # (B,)
@@ -126,6 +132,8 @@ def mse(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     With float labels and one output per example (logits (B,) or (B, 1)) it is plain
     regression MSE instead.
     """
+    import torch.nn.functional as F
+
     if labels.is_floating_point():
         return F.mse_loss(logits.reshape(labels.shape), labels.to(logits))
     target = F.one_hot(labels, logits.shape[-1]).to(logits)
@@ -141,6 +149,8 @@ def hinge(logits: torch.Tensor, labels: torch.Tensor, margin: float = 1.0) -> to
     Args:
         margin: the score gap wanted between the true class and every other.
     """
+    import torch.nn.functional as F
+
     return F.multi_margin_loss(logits, labels, margin=margin, reduction="none")
 
 
@@ -158,6 +168,8 @@ def symmetric_ce(
         alpha: weight of the ordinary CE (fits the clean majority fast).
         beta: weight of the reverse CE (the robust part).
     """
+    import torch.nn.functional as F
+
     per_ce = F.cross_entropy(logits, labels, reduction="none")
     p_y = _at_label(logits.softmax(dim=-1), labels)
     per_rce = -math.log(1e-4) * (1.0 - p_y)
@@ -189,6 +201,8 @@ def bootstrap(
         beta: trust in the given label (1: plain CE).
         mode: "soft" mixes in the predicted probabilities, "hard" the predicted class.
     """
+    import torch.nn.functional as F
+
     if mode not in ("soft", "hard"):
         raise ConfigError(f"train.loss_params.mode must be 'soft' or 'hard', got {mode!r}")
     log_p = F.log_softmax(logits, dim=-1)  # (B, K)
@@ -235,6 +249,10 @@ def check_loss_params(name: str, params: dict[str, Any] | None) -> dict[str, Any
             f"train.loss_params: unknown parameter(s) {', '.join(hints)} for loss '{name}'; "
             f"parameters: {', '.join(accepted) or 'none'}"
         )
+    if not params:  # a known loss with its defaults runs: no need to import torch
+        return params
+    import torch
+
     # A dry run on a tiny batch checks the values too (gamma < 0, q = 0, a string), at load time.
     try:
         LOSSES.get(name)(torch.zeros(2, 3), torch.tensor([0, 1]), **params)

@@ -13,12 +13,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pretune.errors import ConfigError
-from pretune.train.checkpoint import capture_rng_state, save_checkpoint, save_model_state
-from pretune.train.sharded import full_model_state, full_optimizer_state, is_sharded
-from pretune.train.state import State
+
+if TYPE_CHECKING:  # the checkpoint writers (torch) are imported where they run
+    from pretune.train.state import State
 
 __all__ = [
     "LOWER_IS_BETTER",
@@ -129,6 +129,9 @@ class Checkpointer:
     def checkpoint(self, state: State) -> None:
         # With FSDP, gathering the full weights and optimizer state is a collective: every
         # process runs these two calls, then only the main process writes.
+        from pretune.train.checkpoint import capture_rng_state, save_checkpoint
+        from pretune.train.sharded import full_model_state, full_optimizer_state
+
         model_state = full_model_state(state.model)
         optimizer_state = full_optimizer_state(state.model, state.optimizer)
         if not self.save:
@@ -182,6 +185,9 @@ class BestModelKeeper:
         if improved:
             state.best_metric, state.best_step = float(value), state.step
             state.evals_without_improvement = 0
+            from pretune.train.checkpoint import save_model_state
+            from pretune.train.sharded import full_model_state, is_sharded
+
             if self.save or is_sharded(state.model):  # FSDP: every process helps gather
                 weights = full_model_state(state.model)
                 if self.save:

@@ -10,12 +10,13 @@ import inspect
 import math
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from pretune.errors import ConfigError
 from pretune.registry import Registry
+
+if TYPE_CHECKING:  # torch is imported where used: checking a config must not load it
+    import torch
 
 __all__ = [
     "OPTIMIZERS",
@@ -70,36 +71,50 @@ def _adam_implementation(params: dict[str, Any]) -> dict[str, Any]:
 
 @OPTIMIZERS.register("adamw", "Adam with decoupled weight decay (the default for transformers)")
 def _adamw(groups: Iterable, lr: float, **params: Any) -> torch.optim.Optimizer:
+    import torch
+
     return torch.optim.AdamW(groups, lr=lr, **_adam_implementation(params))
 
 
 @OPTIMIZERS.register("adam", "Adam; weight decay added to the gradient (L2)")
 def _adam(groups: Iterable, lr: float, **params: Any) -> torch.optim.Optimizer:
+    import torch
+
     return torch.optim.Adam(groups, lr=lr, **_adam_implementation(params))
 
 
 @OPTIMIZERS.register("sgd", "plain stochastic gradient descent")
 def _sgd(groups: Iterable, lr: float, **params: Any) -> torch.optim.Optimizer:
+    import torch
+
     return torch.optim.SGD(groups, lr=lr, **params)
 
 
 @OPTIMIZERS.register("momentum", "SGD with momentum 0.9 and Nesterov updates")
 def _momentum(groups: Iterable, lr: float, **params: Any) -> torch.optim.Optimizer:
+    import torch
+
     return torch.optim.SGD(groups, lr=lr, **{"momentum": 0.9, "nesterov": True, **params})
 
 
 @OPTIMIZERS.register("rmsprop", "RMSprop (per-parameter step sizes from a running square mean)")
 def _rmsprop(groups: Iterable, lr: float, **params: Any) -> torch.optim.Optimizer:
+    import torch
+
     return torch.optim.RMSprop(groups, lr=lr, **params)
 
 
 @OPTIMIZERS.register("adadelta", "Adadelta (step sizes from running update ratios)")
 def _adadelta(groups: Iterable, lr: float, **params: Any) -> torch.optim.Optimizer:
+    import torch
+
     return torch.optim.Adadelta(groups, lr=lr, **params)
 
 
 @OPTIMIZERS.register("adagrad", "Adagrad (step sizes shrink with accumulated squared gradients)")
 def _adagrad(groups: Iterable, lr: float, **params: Any) -> torch.optim.Optimizer:
+    import torch
+
     return torch.optim.Adagrad(groups, lr=lr, **params)
 
 
@@ -120,6 +135,10 @@ def check_optimizer_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
         ConfigError: an unknown optimizer, an unknown parameter or a bad value.
     """
     factory = OPTIMIZERS.get(name)
+    if not params:  # a known optimizer with its defaults builds: no need to import torch
+        return params
+    import torch
+
     try:
         factory([torch.nn.Parameter(torch.zeros(1))], 1e-3, **params)
     except (TypeError, ValueError) as exc:
@@ -232,6 +251,8 @@ def build_scheduler(
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """A LambdaLR driven by schedule `name` (with `params`); step it once per optimizer step."""
     factor: Callable[..., float] = partial(SCHEDULES.get(name), **params)
+    import torch
+
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: factor(step, warmup, total))
 
 

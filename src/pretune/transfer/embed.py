@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from pretune.errors import ConfigError
+from pretune.models.load import quiet_transformers
 
 __all__ = [
     "Encoder",
@@ -57,13 +58,13 @@ class Encoder:
         self.path = path
 
 
+@quiet_transformers()
 def load_encoder(init_from: str) -> Encoder:
     """The bare encoder (no task head) of `init_from` (`minilm`, a folder or a run folder)."""
     from transformers import AutoModel
 
-    from pretune.models.load import _quiet_transformers, load_tokenizer, resolve_model_path
+    from pretune.models.load import load_tokenizer, resolve_model_path
 
-    _quiet_transformers()
     path = resolve_model_path(init_from)
     try:
         model = AutoModel.from_pretrained(str(path))

@@ -1,0 +1,88 @@
+"""Help, config listing and every config/argument check answer without importing the heavy
+libraries (torch, transformers, datasets, scikit-learn): each runs in a fresh process, which
+then reports what it imported."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pretune
+
+HEAVY = ("torch", "transformers", "datasets", "sklearn")
+SRC = str(Path(pretune.__file__).resolve().parent.parent)
+
+# Runs `main(argv)` (or, with argv ["--every-help"], `--help` of every command) and prints the
+# exit codes and which heavy libraries ended up in sys.modules.
+PROBE = f"""
+import argparse, contextlib, io, json, sys
+from pretune.cli.main import build_parser, main
+def call(argv):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            return main(argv)
+        except SystemExit as exc:
+            return exc.code
+argv = sys.argv[1:]
+if argv == ["--every-help"]:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    codes = [call([command, "--help"]) for command in sub.choices]
+else:
+    codes = [call(argv)]
+print(json.dumps({{"codes": codes, "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
+"""
+
+
+def probe(tmp_path: Path, *argv: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": SRC}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["--help"], 0),
+        (["finetune", "--help"], 0),
+        (["config", "show", "finetune"], 0),
+        (["config", "show", "pretrain", "train.schedule=cosine"], 0),
+        (["config", "list"], 0),
+        (["finetune", "nosuch.csv"], 2),  # not a config file nor key=value
+        (["finetune", "missing.yaml"], 2),
+        (["finetune", "train.nosuch=1"], 2),  # unknown key
+        (["finetune", "train.lr=abc"], 2),  # bad value
+        (["finetune", "train.optimizer=adamx"], 2),  # unknown registry name
+        (["finetune", "train.loss=focl"], 2),
+        (["config", "write", "nosuch"], 2),
+        (["quantize", "runs/nosuch"], 2),  # a run folder that does not exist
+        (["serve", "runs/nosuch"], 2),
+        (["export", ".", "opset=x"], 2),  # a bad option value
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else f"exit {value}",
+)
+def test_checks_import_no_heavy_library(tmp_path, argv, code):
+    result = probe(tmp_path, *argv)
+    assert result == {"codes": [code], "heavy": []}
+
+
+def test_every_command_help_imports_no_heavy_library(tmp_path):
+    result = probe(tmp_path, "--every-help")
+    assert len(result["codes"]) > 20 and set(result["codes"]) == {0}
+    assert result["heavy"] == []
+
+
+def test_the_probe_sees_torch_when_a_check_needs_it(tmp_path):
+    # Loss parameters are checked by a dry run of the loss, which needs torch: the probe
+    # must report it (otherwise the tests above could not fail).
+    result = probe(
+        tmp_path, "config", "show", "finetune", "train.loss=focal", "train.loss_params.gamma=-1"
+    )
+    assert result["codes"] == [2] and "torch" in result["heavy"]
