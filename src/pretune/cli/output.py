@@ -46,10 +46,12 @@ Block = str | Table  # one line of text, or a table
 
 
 def fmt(value: Any) -> str:
-    """One cell: floats to 4 significant digits, {"mean", "std"} as "mean ± std", None as -."""
+    """One cell: floats to 4 significant digits (whole above 1000), {"mean", "std"} as "mean ± std", None as -."""
     if isinstance(value, bool) or value is None:
         return {True: "yes", False: "no", None: "-"}[value]
     if isinstance(value, float):
+        if abs(value) >= 1000 or (value.is_integer() and abs(value) < 1e15):
+            return f"{value:.0f}"  # 25481, not 2.548e+04
         return f"{value:.4g}"
     if isinstance(value, Mapping) and {"mean", "std"} <= set(value):
         return f"{value['mean']:.4f} ± {value['std']:.4f}"
@@ -194,3 +196,31 @@ def print_config(config: RunConfig, console: Any = None) -> None:
     for key, value, help_text in rows:
         table.add_row(key, "null" if value is None else str(value), help_text)
     console.print(table)
+
+
+def add_run_report_command(
+    sub: Any,
+    name: str,
+    options: dict[str, Any],
+    command: Callable[[Any, dict[str, Any]], dict[str, Any]],
+    doc: str | None,
+) -> None:
+    """Register `pretune NAME RUN [key=value ...] [--json]`, a command that reads a finished run
+    and reports on it (quantize, export, prune): `options` types the key=value options, then
+    `command(run, options) -> report` and the report is printed as tables or JSON. `doc` is
+    the command module's docstring: its usage line, its one-line help, then the description."""
+    from pathlib import Path
+
+    def handler(args: argparse.Namespace) -> int:
+        from pretune.deploy.options import parse_options
+
+        report = command(args.run, parse_options(args.options, options))
+        return emit(report, args.json, lambda r: mapping_blocks(r, f"{name} {args.run}"))
+
+    arguments = [
+        (("run",), {"type": Path, "help": "a finished run folder"}),
+        (("options",), {"nargs": "*", "help": f"key=value: {', '.join(options)}"}),
+    ]
+    _, help_text, *more = (doc or "").strip().split("\n\n")
+    add_result_command(sub, name, handler, help=help_text, arguments=arguments,
+                       description=" ".join([help_text, *more]))  # fmt: skip

@@ -59,7 +59,9 @@ def _robustness(summary: dict[str, Any]) -> list[Block]:
     rob = summary.get("robustness")
     if not rob:
         return []
-    rows = {"clean": {"fgsm_accuracy": rob["clean_accuracy"], "pgd_accuracy": rob["clean_accuracy"]}}
+    rows = {
+        "clean": {"fgsm_accuracy": rob["clean_accuracy"], "pgd_accuracy": rob["clean_accuracy"]}
+    }
     rows.update({f"epsilon {r['epsilon']:g}": r for r in rob["table"]})
     title = f"robustness (L-inf, pixels 0..1; PGD {rob['pgd_steps']} steps)"
     return [mapping_table(title, rows, ("fgsm_accuracy", "pgd_accuracy"))]
@@ -114,9 +116,7 @@ TABLES: dict[str, tuple[Callable[[dict[str, Any]], list[Block]], ...]] = {
     "distill": (_distill,),
     "rl": (_rl,),
     "fewshot": (_section_table(("results",), "{shots} shots per class, {draws} draws", _RESULTS),),
-    "metalearn": (
-        _section_table(("results",), "held-out {ways_test}-way {shots}-shot", _RESULTS),
-    ),
+    "metalearn": (_section_table(("results",), "held-out {ways_test}-way {shots}-shot", _RESULTS),),
     "zeroshot": (_section_table(("results",), "zero-shot, {test_rows} test rows", _RESULTS),),
 }
 
