@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +47,8 @@ Block = str | Table  # one line of text, or a table
 
 
 def fmt(value: Any) -> str:
-    """One cell: floats to 4 significant digits (whole above 1000), {"mean", "std"} as "mean ± std", None as -."""
+    """One cell: floats to 4 significant digits (whole from 1000 up), {"mean", "std"} as
+    "mean ± std", None as -."""
     if isinstance(value, bool) or value is None:
         return {True: "yes", False: "no", None: "-"}[value]
     if isinstance(value, float):
@@ -140,10 +142,14 @@ def _plain_table(block: Table) -> str:
 
 def emit(result: Any, as_json: bool, human: Callable[[Any], list[Block]]) -> int:
     """Print a command's result as JSON (`--json`) or as its human summary; exit status 0."""
-    if as_json:
-        print(json.dumps(result, indent=2, default=str))
-    else:
-        show(human(result))
+    try:
+        if as_json:
+            print(json.dumps(result, indent=2, default=str))
+        else:
+            show(human(result))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `pretune runs | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
