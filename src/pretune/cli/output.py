@@ -18,13 +18,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pretune.config import RunConfig, describe_fields
-
 __all__ = [
     "Block",
     "Table",
     "add_json_flag",
     "add_result_command",
+    "duration",
     "emit",
     "fmt",
     "mapping_blocks",
@@ -60,6 +59,21 @@ def fmt(value: Any) -> str:
     if isinstance(value, list | tuple) and all(isinstance(v, int | float) for v in value):
         return ", ".join(fmt(v) for v in value)
     return str(value)
+
+
+def duration(seconds: float | None) -> str:
+    """`75.2` -> `1m15s`, `3725` -> `1h02m`, None -> `-` (without importing the trainer)."""
+    if seconds is None:
+        return "-"
+    whole = max(0, round(seconds))
+    hours, minutes = divmod(whole // 60, 60)
+    return (
+        f"{hours}h{minutes:02d}m"
+        if hours
+        else f"{minutes}m{whole % 60:02d}s"
+        if minutes
+        else f"{whole}s"
+    )
 
 
 def mapping_table(
@@ -186,10 +200,12 @@ def add_result_command(
     return parser
 
 
-def print_config(config: RunConfig, console: Any = None) -> None:
-    """Every config field: key, resolved value, one line of help."""
+def print_config(config: Any, console: Any = None) -> None:
+    """Every config field of a RunConfig: key, resolved value, one line of help."""
     from rich.console import Console
     from rich.table import Table as RichTable
+
+    from pretune.config import describe_fields
 
     console = console or Console()
     rows = describe_fields(config)

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from pretune.cli.output import Block, Table, emit, fmt, mapping_table
-from pretune.train.callbacks import format_duration
+from pretune.cli.output import Block, Table, duration, emit, fmt, mapping_table
 
 __all__ = ["PRINTERS", "print_generic_summary", "print_run_summary", "summary_blocks"]
 
@@ -136,9 +135,9 @@ def _footer(summary: dict[str, Any]) -> list[Block]:
     timing = summary.get("timing") or {}
     parts = [f"{summary['steps']} steps"] if summary.get("steps") else []
     if timing.get("train_seconds") is not None:
-        parts.append(f"training took {format_duration(timing['train_seconds'])}")
+        parts.append(f"training took {duration(timing['train_seconds'])}")
     if timing.get("total_seconds") is not None:
-        parts.append(f"{format_duration(timing['total_seconds'])} in all")
+        parts.append(f"{duration(timing['total_seconds'])} in all")
     lines: list[Block] = ["; ".join(parts)] if parts else []
     return [*lines, f"run saved in {summary.get('run_dir', '?')}"]
 

@@ -15,7 +15,11 @@ from pretune.transfer.embed import Encoder, cached_embeddings
 __all__ = [
     "CACHE_ENV",
     "cache_folder",
-    "cache_root", "draw_seed", "frozen_embeddings", "sample_pool"]
+    "cache_root",
+    "draw_seed",
+    "frozen_embeddings",
+    "sample_pool",
+]
 
 
 def draw_seed(seed: int, draw: int) -> int:
