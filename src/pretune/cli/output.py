@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -132,12 +133,19 @@ def show(blocks: Iterable[Block], file: Any = None) -> None:
         print(_plain_table(block) if isinstance(block, Table) else block, file=out)
 
 
+def _numeric_columns(block: Table) -> list[bool]:
+    """Which columns hold mostly numbers (right-aligned); text stays left-aligned."""
+    number = re.compile(r"[-+]?[\d.,]+(e[-+]?\d+)?(%| ± [\d.]+|x)?|-")
+    return [i > 0 and 2 * sum(bool(number.fullmatch(row[i])) for row in block.rows) > len(block.rows)
+            for i in range(len(block.columns))]  # fmt: skip
+
+
 def _rich_table(block: Table) -> Any:
     from rich.table import Table as RichTable
 
     table = RichTable(title=block.title or None, title_justify="left")
-    for i, name in enumerate(block.columns):
-        table.add_column(name, justify="left" if i == 0 else "right", style="bold" if i else None)
+    for name, numeric in zip(block.columns, _numeric_columns(block), strict=True):
+        table.add_column(name, justify="right" if numeric else "left")
     for row in block.rows:
         table.add_row(*row)
     return table
@@ -146,11 +154,12 @@ def _rich_table(block: Table) -> Any:
 def _plain_table(block: Table) -> str:
     cells = [block.columns, *block.rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(block.columns))]
+    numeric = _numeric_columns(block)
     lines = [block.title + ":"] if block.title else []
     for row in cells if any(block.columns) else block.rows:
-        first = row[0].ljust(widths[0])
-        rest = [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
-        lines.append("  ".join([first, *rest]).rstrip())
+        shown = [cell.rjust(w) if right else cell.ljust(w)
+                 for cell, w, right in zip(row, widths, numeric, strict=True)]  # fmt: skip
+        lines.append("  ".join(shown).rstrip())
     return "\n".join(lines)
 
 
