@@ -136,8 +136,9 @@ def show(blocks: Iterable[Block], file: Any = None) -> None:
 def _numeric_columns(block: Table) -> list[bool]:
     """Which columns hold mostly numbers (right-aligned); text stays left-aligned."""
     number = re.compile(r"[-+]?[\d.,]+(e[-+]?\d+)?(%| ± [\d.]+|x)?|-")
-    return [i > 0 and 2 * sum(bool(number.fullmatch(row[i])) for row in block.rows) > len(block.rows)
-            for i in range(len(block.columns))]  # fmt: skip
+    counts = [sum(bool(number.fullmatch(row[i])) for row in block.rows) for i in
+              range(len(block.columns))]  # fmt: skip
+    return [i > 0 and 2 * n > len(block.rows) for i, n in enumerate(counts)]
 
 
 def _rich_table(block: Table) -> Any:
