@@ -1,13 +1,10 @@
 """`pretune runs` and `pretune.run_list.list_runs`: real tiny runs plus an interrupted one and
-one held by a live process; statuses, main metrics, sort orders, --json."""
+one held by a live process (the `runs_root` fixture, conftest.py); statuses, main metrics,
+sort orders, --json."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,41 +12,7 @@ import pytest
 from pretune.cli.main import main
 from pretune.config.compose import RunBase
 from pretune.errors import ConfigError
-from pretune.run_list import DEFAULT_RUNS_ROOT, LOCK_FILE, list_runs, sort_runs
-from recipe_setups import SETUPS, TinyFiles
-
-
-def _dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
-def _age(folder: Path, seconds_ago: float) -> None:
-    """Date the run's start: config.yaml's time is when the run started."""
-    stamp = os.path.getmtime(folder / "config.yaml") - seconds_ago
-    os.utime(folder / "config.yaml", (stamp, stamp))
-
-
-@pytest.fixture(scope="module")
-def runs_root(tiny_csv, tiny_bert, tmp_path_factory) -> Path:
-    """finetune `ft` and few-shot `fs` trained for real; `cut` (a copy of ft's config alone:
-    interrupted), `live` (held by this process) and `stale` (a lock whose process is gone)."""
-    root = tmp_path_factory.mktemp("runs-list")
-    recipe, overrides = SETUPS["finetune"](TinyFiles(root, tiny_csv, tiny_bert, tiny_bert))
-    assert main([recipe, *overrides, f"output_dir={root}", "name=ft", "train.epochs=1"]) == 0
-    assert main(["fewshot", f"data.source={tiny_csv}", f"model.init_from={tiny_bert}",
-                 f"output_dir={root}", "name=fs", "model.max_length=32", "shots=2",
-                 "draws=1"]) == 0  # fmt: skip
-    for name in ("cut", "live", "stale"):
-        (root / name).mkdir()
-        shutil.copy(root / "ft" / "config.yaml", root / name / "config.yaml")
-    (root / "live" / LOCK_FILE).write_text(str(os.getpid()))
-    (root / "stale" / LOCK_FILE).write_text(json.dumps({"pid": _dead_pid()}))
-    (root / "not-a-run").mkdir()  # no config.yaml: not listed
-    for age, name in enumerate(("stale", "live", "cut", "fs", "ft")):
-        _age(root / name, 600 * age)  # ft oldest, stale newest
-    return root
+from pretune.run_list import DEFAULT_RUNS_ROOT, list_runs, sort_runs
 
 
 def test_statuses_recipes_and_main_metrics(runs_root: Path) -> None:
