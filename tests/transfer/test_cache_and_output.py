@@ -4,6 +4,7 @@ few-shot default method (the fastest), and zero-shot printing each result once."
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -41,6 +42,7 @@ def test_fewshot_reports_its_cache_and_hides_nothing(
     assert summary["method"] == "logreg" and list(summary["results"]) == ["logreg"]
     embedded = summary["test_rows"] + 2 * len(summary["label_names"])  # test rows + the shots
     assert f"embeddings: 0 from cache, {embedded} computed" in first.err
+    assert re.search(r"^draw 0: logreg [\d.]+$", first.err, re.MULTILINE)  # said once
     assert (tmp_path / "cache" / "embeddings").is_dir()
     assert not list(tmp_path.glob(".*"))  # no hidden folder in the runs root
     assert main([*argv, "name=second"]) == 0
