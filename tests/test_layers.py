@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("evaluate",),
     ("vision", "rl", "transfer"),
     ("catalog",),
-    ("runs",),
+    ("runs", "run_list"),
     ("report",),
     ("explain",),
     ("deploy",),

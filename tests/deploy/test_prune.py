@@ -87,7 +87,7 @@ def test_bad_method_or_amount_is_a_config_error(model, method, amount):
 
 def test_prune_cli_saves_model_and_report(tiny_run, tmp_path, capsys):
     out = tmp_path / "pruned"
-    assert main(["prune", str(tiny_run), "method=ffn", "amount=0.5", f"output={out}",
+    assert main(["prune", "--json", str(tiny_run), "method=ffn", "amount=0.5", f"output={out}",
                  "repeats=1"]) == 0  # fmt: skip
     report = json.loads(capsys.readouterr().out)
     assert report["after"]["intermediate_size"] == 32

@@ -43,7 +43,7 @@ def test_quantize_run_saves_loadable_int8_model(tiny_run, tmp_path):
 
 def test_quantize_cli_and_predict_accept_int8_folder(tiny_run, tmp_path, capsys):
     out = tmp_path / "q"
-    assert main(["quantize", str(tiny_run), f"output={out}", "repeats=1"]) == 0
+    assert main(["quantize", str(tiny_run), f"output={out}", "repeats=1", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["output"] == str(out) and "speedup" in printed
     assert main(["quantize", str(tiny_run), "bogus=1"]) == 2

@@ -20,11 +20,12 @@ def test_cache_computes_each_text_once(tiny_bert: Path, tmp_path: Path) -> None:
     texts = ["goal team match", "bank shares", "chip phone data"]
     messages: list[str] = []
     first = cached_embeddings(encoder, texts, 16, tmp_path, log=messages.append)
+    assert "embeddings: 0 from cache, 3 computed" in messages[-1]  # an empty cache says so
     assert np.allclose(first, embed_texts(encoder, texts, 16), atol=1e-5)
     assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
     again = cached_embeddings(encoder, [texts[2], "new text here", texts[0]], 16, tmp_path,
                               log=messages.append)  # fmt: skip
-    assert "encoding 1 of 3" in messages[-1]  # only the new text
+    assert "embeddings: 2 from cache, 1 computed" in messages[-1]  # only the new text
     assert np.allclose(again[0], first[2]) and np.allclose(again[2], first[0])
     cached_embeddings(encoder, texts, 8, tmp_path, log=messages.append)  # another length
-    assert "encoding 3 of 3" in messages[-1]
+    assert "embeddings: 0 from cache, 3 computed" in messages[-1]

@@ -24,7 +24,7 @@ class TransferSettings(Section):
     cache_dir: str | None = Field(
         None,
         description="Folder caching frozen embeddings, keyed by model+max_length+texts "
-        "(null: <output_dir>/.embeddings).",
+        "(null: $PRETUNE_CACHE/embeddings, else <output_dir>/cache/embeddings).",
     )
     embed_batch_size: int = Field(32, ge=1, description="Texts per forward pass when embedding.")
 
@@ -32,10 +32,11 @@ class TransferSettings(Section):
 class FewshotSettings(TransferSettings):
     """Few-shot text classification from `shots` labelled examples per class."""
 
-    method: Literal["setfit", "protonet", "logreg"] = Field(
-        "setfit",
-        description="setfit: contrastive tuning of the body + logistic head; protonet: nearest "
-        "class mean; logreg: logistic regression on frozen embeddings (the baseline).",
+    method: Literal["logreg", "protonet", "setfit"] = Field(
+        "logreg",
+        description="logreg (default, the fastest: seconds): logistic regression on frozen "
+        "embeddings; protonet: nearest class mean; setfit: contrastive tuning of the body + "
+        "logistic head (minutes per draw, usually the most accurate).",
     )
     shots: int = Field(8, ge=1, description="Labelled examples per class in each draw.")
     draws: int = Field(5, ge=1, description="Random draws of the shots (seeded), averaged.")

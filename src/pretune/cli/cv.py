@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pretune.cli.output import Block, add_json_flag, emit, mapping_table
 from pretune.errors import ConfigError
 
-__all__ = ["print_cv", "register", "split_cv_options"]
+__all__ = ["cv_blocks", "register", "split_cv_options"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="config.yaml and/or key=value overrides, plus folds=N (default 5) and "
         "keep_models=true (keep each fold's model/ as an ensemble)",
     )  # fmt: skip
+    add_json_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -40,27 +42,16 @@ def split_cv_options(items: list[str]) -> tuple[int, bool, list[str]]:
     return folds, keep, rest
 
 
-def print_cv(result: dict[str, Any]) -> None:
-    """Per-fold metrics, then mean ± std."""
-    from rich.console import Console
-    from rich.table import Table
-
+def cv_blocks(result: dict[str, Any]) -> list[Block]:
+    """Per-fold metrics, then mean ± std, then where cv.json is."""
     keys = ("accuracy", "macro_f1", "loss")
-    table = Table(title=f"{result['folds']}-fold cross-validation ({result['rows']} rows)")
-    table.add_column("fold")
-    for key in keys:
-        table.add_column(key, justify="right")
-    table.add_column("train s", justify="right")
-    for fold in result["per_fold"]:
-        m = fold["metrics"]
-        table.add_row(
-            str(fold["fold"]), *[f"{m[k]:.4f}" for k in keys], f"{fold['train_seconds']:.0f}"
-        )
+    rows = {f"fold {f['fold']}": {**f["metrics"], "train_seconds": f["train_seconds"]}
+            for f in result["per_fold"]}  # fmt: skip
     mean, std = result["mean"], result["std"]
-    table.add_row("mean ± std", *[f"{mean[k]:.4f} ± {std[k]:.4f}" for k in keys], "")
-    console = Console()
-    console.print(table)
-    console.print(f"saved {result['cv_dir']}/cv.json")
+    rows["mean ± std"] = {k: {"mean": mean[k], "std": std[k]} for k in keys}
+    title = f"{result['folds']}-fold cross-validation ({result['rows']} rows)"
+    return [mapping_table(title, rows, (*keys, "train_seconds")),
+            f"saved {result['cv_dir']}/cv.json"]  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,5 +62,5 @@ def run(args: argparse.Namespace) -> int:
     folds, keep, rest = split_cv_options(args.args)
     config_path, overrides = split_config_and_overrides(rest)
     cfg = load_recipe_config("finetune", config_path, overrides)
-    print_cv(run_cv(cfg, folds=folds, keep_models=keep, log=log_line))
-    return 0
+    result = run_cv(cfg, folds=folds, keep_models=keep, log=log_line)
+    return emit(result, args.json, cv_blocks)

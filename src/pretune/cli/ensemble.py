@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from pretune.cli.common import log_line
+from pretune.cli.output import Block, add_json_flag, emit, mapping_table
 from pretune.errors import PretuneError
 
 __all__ = ["register"]
@@ -21,13 +23,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--output", type=Path, help="ensemble folder (default: runs/ensemble-<date>-<time>)"
     )
     parser.add_argument("--batch-size", type=int, default=64)
+    add_json_flag(parser)
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
+def _blocks(result: dict[str, Any]) -> list[Block]:
+    rows = {row["run"]: row for row in result["members"]} | {"ensemble": result["ensemble"]}
+    return [
+        mapping_table("test metrics", rows, ("accuracy", "macro_f1")),
+        f"ensemble saved in {result['output']} (pretune predict accepts it)",
+    ]
 
+
+def run(args: argparse.Namespace) -> int:
     from pretune.deploy.ensemble import run_ensemble
 
     runs, data = [], None
@@ -39,16 +47,4 @@ def run(args: argparse.Namespace) -> int:
         else:
             runs.append(Path(item))
     result = run_ensemble(runs, args.output, data, args.batch_size, log=log_line)
-    table = Table(title="test metrics", title_justify="left")
-    for column in ("model", "accuracy", "macro-F1"):
-        table.add_column(column, justify="left" if column == "model" else "right")
-    for row in result["members"]:
-        table.add_row(row["run"], f"{row['accuracy']:.4f}", f"{row['macro_f1']:.4f}")
-    ensemble = result["ensemble"]
-    table.add_row(
-        "[bold]ensemble[/bold]", f"{ensemble['accuracy']:.4f}", f"{ensemble['macro_f1']:.4f}"
-    )
-    console = Console()
-    console.print(table)
-    console.print(f"ensemble saved in [bold]{result['output']}[/bold] (pretune predict accepts it)")
-    return 0
+    return emit(result, args.json, _blocks)

@@ -1,4 +1,10 @@
-"""`pretune export RUN [format=onnx] [output=DIR] [opset=17]`."""
+"""`pretune export RUN [format=onnx] [output=DIR] [opset=17]`.
+
+export a fine-tuned classifier to ONNX, checked against PyTorch
+
+Write <run>/model-onnx/ (model.onnx with dynamic batch and sequence axes, tokenizer,
+config.json) and print the largest logit difference from PyTorch on the run's test texts.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pretune.cli.common import add_run_command, report_handler
+from pretune.cli.output import add_run_report_command
 
 __all__ = ["register"]
 
@@ -14,16 +20,7 @@ OPTIONS = {"format": str, "output": Path, "opset": int, "check_examples": int}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    add_run_command(
-        sub,
-        "export",
-        OPTIONS,
-        report_handler(export, OPTIONS),
-        summary="export a fine-tuned classifier to ONNX, checked against PyTorch",
-        description="Write <run>/model-onnx/ (model.onnx with dynamic batch and sequence axes, "
-        "tokenizer, config.json) and print the largest logit difference from PyTorch on the "
-        "run's test texts.",
-    )
+    add_run_report_command(sub, "export", OPTIONS, export, __doc__)
 
 
 def export(run: Path, options: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from pretune.cli.output import add_json_flag, emit
 from pretune.errors import ConfigError
 
 __all__ = ["register"]
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("run", help="a causal-LM run folder (pretrain objective=clm, sft or rl)")
     parser.add_argument("prompt", help="text to continue")
     parser.add_argument("options", nargs="*", help=f"key=value: {', '.join(_OPTIONS)}")
+    add_json_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -41,5 +43,5 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"generate option {key}={raw!r} is not a number") from None
     if "chat" in options:
         options["chat"] = bool(options["chat"])
-    print(generate_text(args.run, args.prompt, **options))
-    return 0
+    result = {"prompt": args.prompt, "text": generate_text(args.run, args.prompt, **options)}
+    return emit(result, args.json, lambda r: [r["text"]])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from pretune.cli.common import log_line, split_config_and_overrides
+from pretune.cli.output import Block, add_json_flag, emit
 from pretune.errors import ConfigError
 
 __all__ = ["SWEEP_KEYS", "register", "split_sweep_options"]
@@ -25,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="config.yaml, key=value overrides, and min_lr=1e-7 max_lr=1 steps=100; "
         "find_batch_size=N first finds the largest batch size <= N that fits in memory",
     )
+    add_json_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -52,13 +55,17 @@ def run(args: argparse.Namespace) -> int:
     options, overrides = split_sweep_options(overrides)
     cfg = load_recipe_config("finetune", config_path, overrides)
     result = run_lr_find(cfg, log=log_line, **options)  # type: ignore[arg-type]
+    return emit(result, args.json, lambda r: _blocks(r, "find_batch_size" in options))
+
+
+def _blocks(result: dict[str, Any], found_batch_size: bool) -> list[Block]:
     suggested = result["suggested_lr"]
-    if suggested is None:
-        print("no LR where the loss falls: widen the range (min_lr lower, max_lr higher)")
-    else:
-        print(f"suggested lr: {suggested:.2e}  (train.lr={suggested:.1e})")
-    print(f"loss was lowest at lr {result['min_loss_lr']:.2e}; use about a tenth of that at most")
-    if "find_batch_size" in options:
-        print(f"largest batch size that fits: {result['batch_size']} (train.batch_size)")
-    print(f"plot: {result['run_dir']}/lr_find.png")
-    return 0
+    lines: list[Block] = [
+        "no LR where the loss falls: widen the range (min_lr lower, max_lr higher)"
+        if suggested is None
+        else f"suggested lr: {suggested:.2e}  (train.lr={suggested:.1e})",
+        f"loss was lowest at lr {result['min_loss_lr']:.2e}; use about a tenth of that at most",
+    ]
+    if found_batch_size:
+        lines.append(f"largest batch size that fits: {result['batch_size']} (train.batch_size)")
+    return [*lines, f"plot: {result['run_dir']}/lr_find.png"]

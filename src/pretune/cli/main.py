@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "pretune.cli.evaluate",
     "pretune.cli.cv",
     "pretune.cli.report",
+    "pretune.cli.runs_list",
     "pretune.cli.lr_find",
     "pretune.cli.quantize",
     "pretune.cli.export",

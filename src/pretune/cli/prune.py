@@ -1,5 +1,12 @@
 """`pretune prune RUN method=magnitude|heads|ffn|layers amount=0.3 [finetune_steps=N]
-[curve=0.1,0.3,0.5,0.7] [output=DIR]`."""
+[curve=0.1,0.3,0.5,0.7] [output=DIR]`.
+
+prune a run's model (magnitude, heads, ffn, layers); report accuracy, size, speed
+
+Prune a run's model and save it (default <run>/model-pruned-<method>), or with curve=0.1,0.3,...
+measure accuracy/speed at each amount (JSON + PNG in <run>/prune-curves). Unstructured magnitude
+pruning and head zeroing do not make dense kernels faster; ffn and layers do.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pretune.cli.common import add_run_command, report_handler
+from pretune.cli.output import add_run_report_command
 
 __all__ = ["register"]
 
@@ -23,17 +30,7 @@ OPTIONS = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    add_run_command(
-        sub,
-        "prune",
-        OPTIONS,
-        report_handler(prune, OPTIONS),
-        summary="prune a run's model (magnitude, heads, ffn, layers); report accuracy, size, speed",
-        description="Prune a run's model and save it (default <run>/model-pruned-<method>), or "
-        "with curve=0.1,0.3,... measure accuracy/speed at each amount (JSON + PNG in "
-        "<run>/prune-curves). Unstructured magnitude pruning and head zeroing do not make dense "
-        "kernels faster; ffn and layers do.",
-    )
+    add_run_report_command(sub, "prune", OPTIONS, prune, __doc__)
 
 
 def prune(run: Path, options: dict[str, Any]) -> dict[str, Any]:

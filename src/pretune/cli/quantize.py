@@ -1,4 +1,11 @@
-"""`pretune quantize RUN [output=DIR] [batch_size=32] [repeats=3] [max_examples=N] [threads=N]`."""
+"""`pretune quantize RUN [output=DIR] [batch_size=32] [repeats=3] [max_examples=N] [threads=N]`.
+
+dynamic int8 quantisation for CPU; reports accuracy change and speed-up
+
+Quantise a run's Linear layers to int8 (dynamic), save the model folder (default <run>/model-
+int8, usable by `pretune predict` and `pretune serve`) and print the accuracy and examples/s of
+float32 vs int8 on the run's test split (--json: as JSON).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pretune.cli.common import add_run_command, report_handler
+from pretune.cli.output import add_run_report_command
 
 __all__ = ["register"]
 
@@ -16,16 +23,7 @@ OPTIONS = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    add_run_command(
-        sub,
-        "quantize",
-        OPTIONS,
-        report_handler(quantize, OPTIONS),
-        summary="dynamic int8 quantisation for CPU; reports accuracy change and speed-up",
-        description="Quantise a run's Linear layers to int8 (dynamic), save the model folder "
-        "(default <run>/model-int8, usable by `pretune predict` and `pretune serve`) and print "
-        "accuracy and examples/s of float32 vs int8 on the run's test split as JSON.",
-    )
+    add_run_report_command(sub, "quantize", OPTIONS, quantize, __doc__)
 
 
 def quantize(run: Path, options: dict[str, Any]) -> dict[str, Any]:

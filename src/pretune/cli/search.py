@@ -12,8 +12,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from pretune.cli.common import log_line, split_config_and_overrides
+from pretune.cli.output import Block, add_json_flag, emit, mapping_table
 from pretune.errors import ConfigError
 
 __all__ = ["register", "split_search_args"]
@@ -33,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "cmaes, pruner=median|halving|none, storage=URL, workers=N, startup=N (TPE's random "
         "trials first; default a third of trials, 3 to 10)",
     )  # fmt: skip
+    add_json_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -99,14 +102,33 @@ def run(args: argparse.Namespace) -> int:
 
         study = run_search(base, spec, train_fn=run_finetune, log=log_line)
     written = write_results(study, base, spec.search_dir)
-    print(written["table"])
-    if written["importances"]:
-        print(
-            "importances: " + ", ".join(f"{k} {v:.3f}" for k, v in written["importances"].items())
-        )
-    if written["best"] is not None:
-        best = study.best_trial
-        print(f"best: trial {best.number}, {base.eval.metric}={best.value:.4f}")
-        print(f"ready to run: pretune finetune {spec.search_dir / 'best.yaml'}")
-    print(f"search report: {spec.search_dir / 'search.html'}")
-    return 0
+    return emit(_search_result(study, base.eval.metric, written, spec.search_dir), args.json,
+                _search_blocks)  # fmt: skip
+
+
+def _search_result(study: Any, metric: str, written: dict, search_dir: Path) -> dict[str, Any]:
+    from pretune.hpo.results import trial_rows
+
+    headers, rows = trial_rows(study)
+    best = study.best_trial if written["best"] is not None else None
+    return {
+        "metric": metric,
+        "trials": [dict(zip(headers, row, strict=True)) for row in rows],
+        "importances": written["importances"],
+        "best": None if best is None else {"trial": best.number, "value": best.value,
+                                           "config": str(search_dir / "best.yaml")},
+        "report": str(search_dir / "search.html"),
+    }  # fmt: skip
+
+
+def _search_blocks(result: dict[str, Any]) -> list[Block]:
+    trials = {str(t.pop("trial")): t for t in [dict(t) for t in result["trials"]]}
+    blocks: list[Block] = [mapping_table(f"trials ({result['metric']})", trials)]
+    if result["importances"]:
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in result["importances"].items())
+        blocks.append(f"importances: {shown}")
+    if result["best"]:
+        best = result["best"]
+        blocks.append(f"best: trial {best['trial']}, {result['metric']}={best['value']:.4f}")
+        blocks.append(f"ready to run: pretune finetune {best['config']}")
+    return [*blocks, f"search report: {result['report']}"]

@@ -1,198 +1,166 @@
-"""What `pretune <recipe>` prints when a run ends: the numbers that recipe is judged by."""
+"""What `pretune <recipe>` prints when a run ends: the numbers that recipe is judged by.
+
+Table-driven: `HEADLINES` says which section of a recipe's summary holds its headline metrics
+and which of them to show; `TABLES` which tables follow (the confusion matrix, per-class
+scores, one row per method or task...). `summary_blocks` puts them together with the time taken
+and where the run is, the same way for every recipe; `--json` prints the summary itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from pretune.cli.output import print_finetune_summary
+from pretune.cli.output import Block, Table, duration, emit, fmt, mapping_table
 
-__all__ = ["PRINTERS", "print_generic_summary", "print_results"]
+__all__ = ["PRINTERS", "print_generic_summary", "print_run_summary", "summary_blocks"]
 
+_LM = ("validation", ("loss", "accuracy", "perplexity"))
 
-def print_pretrain_summary(summary: dict[str, Any]) -> None:
-    """Validation metrics, padding and speed of a finished pre-training run."""
-    val = summary.get("validation") or {}
-    data, timing = summary["data"], summary["timing"]
-    if val:
-        print(
-            f"validation ({summary['task']}): loss {val['loss']:.4f}   "
-            f"{'masked-token' if summary['task'] == 'mlm' else 'next-token'} accuracy "
-            f"{val['accuracy']:.4f}   perplexity {val['perplexity']:.2f}"
-        )
-    print(
-        f"padding fraction {data['padding_fraction']:.2%} "
-        f"({'packed' if data['packing'] else 'unpacked'}); {summary['steps']} steps in "
-        f"{timing['train_seconds']:.1f}s ({timing['real_tokens_per_s']:.0f} real tokens/s)"
-    )
-    print(f"run saved in {summary['run_dir']}")
+# recipe -> (section of summary.json, the metrics of its headline line, in order)
+HEADLINES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "quickstart": ("test", ("accuracy", "macro_f1", "count")),
+    "finetune": ("test", ("accuracy", "macro_f1", "count")),
+    "distill": ("test", ("accuracy", "macro_f1", "count")),
+    "multitask": ("test", ("accuracy", "macro_f1", "count")),
+    "pretrain": _LM,
+    "sft": _LM,
+    "images": ("test", ("accuracy", "macro_f1", "loss", "count")),
+    "ner": ("test", ("precision", "recall", "f1", "macro_f1", "entities")),
+    "qa": ("test", ("exact_match", "f1", "count", "windows")),
+}
 
 
-def print_images_summary(summary: dict[str, Any]) -> None:
-    """Test scores (or the MIM loss), the robustness table and where the run is."""
-    test = summary.get("test") or {}
-    if summary["task"] == "mim":
-        if test:
-            print(f"test reconstruction loss (masked patches, MSE): {test['loss']:.4f}")
-    elif test:
-        print(
-            f"test accuracy {test['accuracy']:.4f}   macro F1 {test['macro_f1']:.4f}   "
-            f"({test.get('count', '?')} images)"
-        )
-    robustness = summary.get("robustness")
-    if robustness:
-        print(f"robustness (L-inf, pixels 0..1; PGD {robustness['pgd_steps']} steps):")
-        print(f"  clean           accuracy {robustness['clean_accuracy']:.4f}")
-        for row in robustness["table"]:
-            print(
-                f"  epsilon {row['epsilon']:<7g} FGSM {row['fgsm_accuracy']:.4f}   "
-                f"PGD {row['pgd_accuracy']:.4f}"
-            )
-    timing = summary["timing"]
-    print(f"{summary['steps']} steps in {timing['train_seconds']:.1f}s")
-    print(f"run saved in {summary['run_dir']}")
+def _confusion(summary: dict[str, Any]) -> list[Block]:
+    matrix = (summary.get("test") or {}).get("confusion_matrix")
+    if not matrix:
+        return []
+    labels = summary["labels"]
+    table = Table(["", *labels], title="confusion matrix: rows true, columns predicted")
+    table.rows = [[name, *map(str, row)] for name, row in zip(labels, matrix, strict=True)]
+    return [table]
 
 
-def print_multitask_summary(summary: dict[str, Any]) -> None:
-    """One line of test metrics per task, then where the heads were saved."""
-    for name, task in summary["tasks"].items():
-        test = task.get("test") or {}
-        if task["kind"] == "classify" and test:
-            shown = f"accuracy {test['accuracy']:.4f}   macro-F1 {test['macro_f1']:.4f}"
-        elif test:
-            shown = f"masked-token accuracy {test['accuracy']:.4f}   loss {test['loss']:.4f}"
-        else:
-            shown = "no test split"
-        print(f"test {name} ({task['kind']}, weight {task['weight']:g}): {shown}")
-    timing = summary["timing"]
-    print(f"{summary['steps']} steps in {timing['train_seconds']:.1f}s")
-    print(f"run saved in {summary['run_dir']} (one model folder per head under model/)")
+def _section_table(path: tuple[str, ...], title: str, keys: tuple[str, ...] | None = None):
+    """A table of the mapping at `summary[path[0]][path[1]]...` (one row per entry)."""
+
+    def build(summary: dict[str, Any]) -> list[Block]:
+        rows: Any = summary
+        for key in path:
+            rows = (rows or {}).get(key)
+        return [mapping_table(title.format(**summary), rows, keys)] if rows else []
+
+    return build
 
 
-def print_ner_summary(summary: dict[str, Any]) -> None:
-    test = summary.get("test") or {}
-    if test:
-        print(
-            f"test entities: precision {test['precision']:.4f}  recall {test['recall']:.4f}  "
-            f"F1 {test['f1']:.4f}  (macro F1 {test['macro_f1']:.4f}, {test['entities']} entities)"
-        )
-        for kind, s in test["per_class"].items():
-            print(
-                f"  {kind:<16} P {s['precision']:.3f}  R {s['recall']:.3f}  F1 {s['f1']:.3f}  "
-                f"support {s['support']}"
-            )
-    print(f"run saved in {summary['run_dir']}")
+def _robustness(summary: dict[str, Any]) -> list[Block]:
+    rob = summary.get("robustness")
+    if not rob:
+        return []
+    rows = {
+        "clean": {"fgsm_accuracy": rob["clean_accuracy"], "pgd_accuracy": rob["clean_accuracy"]}
+    }
+    rows.update({f"epsilon {r['epsilon']:g}": r for r in rob["table"]})
+    title = f"robustness (L-inf, pixels 0..1; PGD {rob['pgd_steps']} steps)"
+    return [mapping_table(title, rows, ("fgsm_accuracy", "pgd_accuracy"))]
 
 
-def print_distill_summary(summary: dict[str, Any]) -> None:
-    """Student vs teacher: accuracy, size and speed."""
+def _distill(summary: dict[str, Any]) -> list[Block]:
     d = summary.get("distillation")
     if not d:
-        print(f"run saved in {summary['run_dir']} (no test split: no comparison)")
-        return
-    test, params, disk, speed = d["test"], d["parameters"], d["disk_mb"], d["speed"]
-    print(
-        f"test accuracy: student {test['student_accuracy']:.4f}   teacher "
-        f"{test['teacher_accuracy']:.4f}   retained {test['retained']:.1%}   "
-        f"agreement {test['agreement']:.1%} ({test['count']} examples)"
-    )
-    print(
-        f"size: student {params['student'] / 1e6:.1f}M parameters ({disk['student']:.1f} MB), "
-        f"teacher {params['teacher'] / 1e6:.1f}M ({disk['teacher']:.1f} MB); "
-        f"{d['layers']['student']} vs {d['layers']['teacher']} layers"
-    )
-    print(
-        f"inference: student {speed['student_examples_per_s']:.1f} examples/s, teacher "
-        f"{speed['teacher_examples_per_s']:.1f} examples/s: {speed['speedup']:.2f}x faster"
-    )
-    print(f"run saved in {summary['run_dir']}")
+        return ["no test split: no student/teacher comparison"]
+    test, params, disk, speed, layers = (d[k] for k in ("test", "parameters", "disk_mb", "speed",
+                                                       "layers"))  # fmt: skip
+    rows = {
+        who: {"accuracy": test[f"{who}_accuracy"], "parameters (M)": params[who] / 1e6,
+              "disk MB": disk[who], "layers": layers[who],
+              "examples/s": speed[f"{who}_examples_per_s"]}
+        for who in ("student", "teacher")
+    }  # fmt: skip
+    return [
+        mapping_table(f"student vs teacher ({test['count']} test examples)", rows),
+        f"retained {test['retained']:.1%} of the teacher's accuracy, agreement "
+        f"{test['agreement']:.1%}, {speed['speedup']:.2f}x faster",
+    ]
 
 
-def print_results(summary: dict[str, Any], what: str) -> None:
-    """One line per method/setting: accuracy and macro-F1 as mean ± std."""
-    for name, stats in summary["results"].items():
-        acc, f1 = stats["accuracy"], stats.get("macro_f1")
-        line = f"{name:<28} {what}accuracy {acc['mean']:.4f} ± {acc['std']:.4f}"
-        if f1:
-            line += f"   macro-F1 {f1['mean']:.4f} ± {f1['std']:.4f}"
-        print(line)
-    print(f"run saved in {summary['run_dir']}")
+def _tasks(summary: dict[str, Any]) -> list[Block]:
+    rows = {name: {"kind": t["kind"], "weight": t["weight"], **(t.get("test") or {})}
+            for name, t in summary["tasks"].items()}  # fmt: skip
+    keys = ("kind", "weight", "accuracy", "macro_f1", "loss")
+    return [mapping_table("test metrics per task (one model folder per head under model/)",
+                          rows, keys)]  # fmt: skip
 
 
-def print_sft_summary(summary: dict[str, Any]) -> None:
-    val = summary.get("validation") or {}
-    if val:
-        print(
-            f"validation (response tokens): loss {val['loss']:.4f}   next-token accuracy "
-            f"{val['accuracy']:.4f}   perplexity {val['perplexity']:.2f}"
-        )
-    print(
-        f"{summary['steps']} steps in {summary['timing']['train_seconds']:.1f}s; "
-        f'try: pretune generate {summary["run_dir"]} "your prompt"'
-    )
-    print(f"run saved in {summary['run_dir']}")
-
-
-def print_rl_summary(summary: dict[str, Any]) -> None:
-    first, last = summary["reward"]["first_steps_mean"], summary["reward"]["last_steps_mean"]
-    print(
-        f"training reward (mean of first / last {summary['reward']['window']} steps): "
-        f"{first:.4f} -> {last:.4f}   KL: max {summary['kl']['max']:.4f}, "
-        f"last {summary['kl']['last_steps_mean']:.4f}"
-    )
+def _rl(summary: dict[str, Any]) -> list[Block]:
+    reward, kl = summary["reward"], summary["kl"]
+    rows = {f"training, first {reward['window']} steps": {"reward": reward["first_steps_mean"]},
+            f"training, last {reward['window']} steps": {"reward": reward["last_steps_mean"],
+                                                         "kl": kl["last_steps_mean"]}}  # fmt: skip
     for key in ("start", "end"):
-        ev = summary["evaluation"].get(key)
-        if ev:
-            print(f"held-out prompts ({key}): reward {ev['reward']:.4f}   KL {ev['kl']:.4f}")
-    print(f"run saved in {summary['run_dir']}")
+        if summary["evaluation"].get(key):
+            rows[f"held-out prompts, {key}"] = summary["evaluation"][key]
+    return [mapping_table(f"reward and KL (max KL {kl['max']:.4f})", rows, ("reward", "kl"))]
 
 
-def print_qa_summary(summary: dict[str, Any]) -> None:
-    test = summary.get("test") or {}
-    if test:
-        print(
-            f"test: exact match {test['exact_match']:.2f}  F1 {test['f1']:.2f}  "
-            f"({test['count']} questions, {test['windows']} windows)"
-        )
-    print(f"run saved in {summary['run_dir']}")
+_RESULTS = ("accuracy", "macro_f1")
+# recipe -> what follows the headline line
+TABLES: dict[str, tuple[Callable[[dict[str, Any]], list[Block]], ...]] = {
+    "quickstart": (_confusion,),
+    "finetune": (_confusion,),
+    "images": (_robustness,),
+    "ner": (_section_table(("test", "per_class"), "per entity type"),),
+    "multitask": (_tasks,),
+    "distill": (_distill,),
+    "rl": (_rl,),
+    "fewshot": (_section_table(("results",), "{shots} shots per class, {draws} draws", _RESULTS),),
+    "metalearn": (_section_table(("results",), "held-out {ways_test}-way {shots}-shot", _RESULTS),),
+    "zeroshot": (_section_table(("results",), "zero-shot, {test_rows} test rows", _RESULTS),),
+}
 
 
-def print_zeroshot_summary(summary: dict[str, Any]) -> None:
-    for name, r in summary["results"].items():
-        print(f"{name:<30} accuracy {r['accuracy']:.4f}   macro-F1 {r['macro_f1']:.4f}")
-    print(f"run saved in {summary['run_dir']}")
+def _headline(recipe: str, summary: dict[str, Any]) -> list[Block]:
+    section, keys = HEADLINES.get(recipe, ("test", ()))
+    values = summary.get(section) or {}
+    if not keys:  # a recipe without a headline of its own: its first float metrics
+        keys = tuple(k for k, v in values.items() if isinstance(v, float))[:6]
+    shown = [f"{k.replace('_', ' ')} {fmt(values[k])}" for k in keys if k in values]
+    if shown:
+        return [f"{section}: " + "   ".join(shown)]
+    return [f"no {section} split"] if recipe in HEADLINES else []
 
 
-def print_fewshot_summary(summary: dict[str, Any]) -> None:
-    print_results(summary, f"{summary['shots']} shots, {summary['draws']} draws: ")
+def _footer(summary: dict[str, Any]) -> list[Block]:
+    timing = summary.get("timing") or {}
+    parts = [f"{summary['steps']} steps"] if summary.get("steps") else []
+    if timing.get("train_seconds") is not None:
+        parts.append(f"training took {duration(timing['train_seconds'])}")
+    if timing.get("total_seconds") is not None:
+        parts.append(f"{duration(timing['total_seconds'])} in all")
+    lines: list[Block] = ["; ".join(parts)] if parts else []
+    return [*lines, f"run saved in {summary.get('run_dir', '?')}"]
 
 
-def print_metalearn_summary(summary: dict[str, Any]) -> None:
-    print_results(summary, f"held-out {summary['ways_test']}-way {summary['shots']}-shot: ")
+def summary_blocks(recipe: str, summary: dict[str, Any]) -> list[Block]:
+    """The human summary of a finished run of `recipe`: headline, tables, time, folder."""
+    blocks = _headline(recipe, summary)
+    for build in TABLES.get(recipe, ()):
+        blocks.extend(build(summary))
+    return blocks + _footer(summary)
+
+
+def print_run_summary(recipe: str, summary: dict[str, Any], as_json: bool = False) -> None:
+    """Print what `pretune <recipe>` prints at the end of a run (`--json`: the summary)."""
+    emit(summary, as_json, partial(summary_blocks, recipe))
 
 
 def print_generic_summary(summary: dict[str, Any]) -> None:
-    """A recipe without a printer of its own: its test metrics, then where the run is."""
-    test = summary.get("test") or {}
-    shown = [f"{k} {v:.4f}" for k, v in test.items() if isinstance(v, float)][:6]
-    if shown:
-        print("test: " + "   ".join(shown))
-    print(f"run saved in {summary['run_dir']}")
+    """A recipe without a row in the tables: its test metrics, then where the run is."""
+    print_run_summary("", summary)
 
 
-# What `pretune <recipe>` prints at the end of a run, by recipe.
+# What `pretune <recipe>` prints at the end of a run, by recipe (kept for cli/recipes.py).
 PRINTERS: dict[str, Callable[[dict[str, Any]], None]] = {
-    "quickstart": print_finetune_summary,
-    "finetune": print_finetune_summary,
-    "pretrain": print_pretrain_summary,
-    "images": print_images_summary,
-    "multitask": print_multitask_summary,
-    "ner": print_ner_summary,
-    "qa": print_qa_summary,
-    "distill": print_distill_summary,
-    "sft": print_sft_summary,
-    "rl": print_rl_summary,
-    "fewshot": print_fewshot_summary,
-    "zeroshot": print_zeroshot_summary,
-    "metalearn": print_metalearn_summary,
+    name: partial(print_run_summary, name) for name in {*HEADLINES, *TABLES}
 }

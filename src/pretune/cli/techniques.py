@@ -6,12 +6,15 @@ import argparse
 import importlib
 from typing import Any
 
+from pretune.cli.output import Block, Table, add_json_flag, emit
+
 __all__ = ["catalogue", "register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     help_text = "list techniques, optimizers, LR schedules and losses"
     parser = sub.add_parser("techniques", help=help_text, description=help_text)
+    add_json_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -41,16 +44,15 @@ def _optional_registry(modules: tuple[str, ...], attribute: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
+    result = {title: {"configure": how, "entries": dict(entries)}
+              for title, how, entries in catalogue()}  # fmt: skip
+    return emit(result, args.json, _blocks)
 
-    console = Console()
-    for title, how, entries in catalogue():
-        table = Table(title=f"{title}  ({how})", title_justify="left")
-        table.add_column("name", style="bold")
-        table.add_column("what it does")
-        for name, help_text in entries:
-            table.add_row(name, help_text)
-        console.print(table)
-    console.print("details and when to use each: docs/techniques.md")
-    return 0
+
+def _blocks(result: dict[str, Any]) -> list[Block]:
+    blocks: list[Block] = [
+        Table(["name", "what it does"], [list(e) for e in section["entries"].items()],
+              f"{title}  ({section['configure']})")
+        for title, section in result.items()
+    ]  # fmt: skip
+    return [*blocks, "details and when to use each: docs/techniques.md"]

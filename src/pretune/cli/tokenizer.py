@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+from pretune.cli.output import Block, add_json_flag, emit
 from pretune.errors import ConfigError
 
 __all__ = ["TRAIN_OPTIONS", "register", "train_from_source"]
@@ -37,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     train.add_argument("source", help="built-in name (bbc), a text/CSV/JSONL file or a folder")
     train.add_argument("options", nargs="*", help="key=value options (see description)")
+    add_json_flag(train)
     train.set_defaults(handler=run)
 
 
@@ -102,10 +104,13 @@ def train_from_source(source: str, options: dict[str, Any]) -> tuple[Path, dict[
 
 def run(args: argparse.Namespace) -> int:
     output, report = train_from_source(args.source, _parse(args.options))
-    print(f"tokenizer saved in {output} ({report['vocab_size']} tokens, {report['type']})")
-    print(f"held-out slice: {report['texts']} texts, {report['words']} words")
-    print(
-        f"  unknown-token rate {report['unknown_rate']:.4%}   word coverage "
-        f"{report['word_coverage']:.4%}   mean tokens/word {report['tokens_per_word']:.3f}"
-    )
-    return 0
+    return emit({"output": str(output), **report}, args.json, _blocks)
+
+
+def _blocks(report: dict[str, Any]) -> list[Block]:
+    return [
+        f"tokenizer saved in {report['output']} ({report['vocab_size']} tokens, {report['type']})",
+        f"held-out slice: {report['texts']} texts, {report['words']} words: unknown-token rate "
+        f"{report['unknown_rate']:.4%}, word coverage {report['word_coverage']:.4%}, "
+        f"mean tokens/word {report['tokens_per_word']:.3f}",
+    ]

@@ -107,8 +107,8 @@ def run_fewshot(cfg: Any, session: Session) -> dict[str, Any]:
     for draw in range(cfg.draws):
         result = score_draw(cfg, corpus, encoder, frozen, draw, run_dir, log, episodic)
         per_draw.append(result)
-        shown = "  ".join(f"{m} {result[m]['accuracy']:.4f}" for m in ("logreg", cfg.method)
-                          if m in result)  # fmt: skip
+        methods = dict.fromkeys(m for m in ("logreg", cfg.method) if m in result)  # logreg once
+        shown = "  ".join(f"{m} {result[m]['accuracy']:.4f}" for m in methods)
         log(f"draw {draw}: {shown}")
     summary = _summary(cfg, corpus, per_draw)
     rows = [(f"{m} ({cfg.shots} shots)", stats) for m, stats in summary["results"].items()]

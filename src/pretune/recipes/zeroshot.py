@@ -77,7 +77,6 @@ def _embedding_steps(
     for name, prompts in steps:
         label_emb = label_embeddings(encoder, prompts, ml)
         results[name] = scores(y_test, (frozen[test] @ label_emb.T).argmax(1))
-        log(f"{name:<18} accuracy {results[name]['accuracy']:.4f}")
     extra: dict[str, Any] = {"prompts": {n: dict(zip(labels, p, strict=True)) for n, p in steps}}
     if cfg.self_train_rounds:
         pool_scores = frozen[pool] @ label_emb.T
@@ -88,7 +87,6 @@ def _embedding_steps(
         if head is not None:
             name = f"+ self-training ({len(history)} rounds)"
             results[name] = scores(y_test, head.predict(frozen[test]))
-            log(f"{name:<18} accuracy {results[name]['accuracy']:.4f}")
         extra["self_training"] = {"unlabelled_rows": len(pool), "rounds": history}
     return results, extra
 
@@ -116,7 +114,6 @@ def _cloze_step(
     s = cloze_scores(model, tokenizer, [corpus.texts[i] for i in test], words,
                      cfg.cloze_template, cfg.model.max_length)  # fmt: skip
     result = {"cloze": scores(y_test, s.argmax(1))}
-    log(f"cloze accuracy {result['cloze']['accuracy']:.4f}")
     return result, {"cloze_template": cfg.cloze_template, "label_words": words}
 
 

@@ -19,7 +19,14 @@ from pretune.report.render import write_text_atomic
 from pretune.report.run_data import RunData, dig, flatten, load_run, number, series
 from pretune.report.sections import TEST_METRICS
 
-__all__ = ["best_indices", "compare_rows", "render_compare", "write_compare"]
+__all__ = [
+    "best_indices",
+    "compare_rows",
+    "comparison",
+    "default_compare_path",
+    "render_compare",
+    "write_compare",
+]
 
 # Efficiency measures where lower or higher is better; the rest are shown without a winner.
 _EFFICIENCY_BETTER = {
@@ -180,12 +187,32 @@ def render_compare(runs: Sequence[RunData], output: Path = Path("compare.html"))
     return page(f"pretune compare: {', '.join(labels)}", header, nav, body)
 
 
-def write_compare(run_dirs: Sequence[Path], output: Path = Path("compare.html")) -> Path:
+def default_compare_path(run_dirs: Sequence[Path]) -> Path:
+    """`compare.html` next to the runs: in the folder that holds them all (never the current
+    folder, which may be anywhere)."""
+    parents = [str(Path(d).resolve().parent) for d in run_dirs]
+    return Path(os.path.commonpath(parents)) / "compare.html"
+
+
+def comparison(runs: Sequence[RunData]) -> dict[str, Any]:
+    """What the page compares, as plain data: the run labels and, per measure, one value per
+    run (None where a run lacks it)."""
+    return {
+        "runs": _run_labels(runs),
+        "metrics": {
+            label: [v.value if isinstance(v, Num) else v for v in values]
+            for label, values, _ in compare_rows(runs)
+        },
+    }
+
+
+def write_compare(run_dirs: Sequence[Path], output: Path | None = None) -> Path:
     """Write one page comparing the given run folders.
 
     Args:
         run_dirs: Two or more run folders.
-        output: The HTML file to write.
+        output: The HTML file to write; default `compare.html` in the folder holding the runs
+            (`default_compare_path`).
 
     Returns:
         The path written.
@@ -197,6 +224,6 @@ def write_compare(run_dirs: Sequence[Path], output: Path = Path("compare.html"))
     if len(run_dirs) < 2:
         raise ConfigError("compare needs at least two run folders, e.g. runs/a runs/b")
     runs = [load_run(Path(d)) for d in run_dirs]
-    output = Path(output)
+    output = Path(output) if output is not None else default_compare_path(run_dirs)
     write_text_atomic(output, render_compare(runs, output))
     return output

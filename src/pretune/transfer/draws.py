@@ -3,6 +3,7 @@ disk) and a per-class sample of the pool, so only the rows a recipe uses get emb
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,14 @@ import numpy as np
 from pretune.transfer.data import Corpus
 from pretune.transfer.embed import Encoder, cached_embeddings
 
-__all__ = ["cache_folder", "draw_seed", "frozen_embeddings", "sample_pool"]
+__all__ = [
+    "CACHE_ENV",
+    "cache_folder",
+    "cache_root",
+    "draw_seed",
+    "frozen_embeddings",
+    "sample_pool",
+]
 
 
 def draw_seed(seed: int, draw: int) -> int:
@@ -19,9 +27,20 @@ def draw_seed(seed: int, draw: int) -> int:
     return seed * 1000 + draw
 
 
+# The one cache folder of pretune (docs/transfer.md): $PRETUNE_CACHE, else `cache/` in the runs
+# root. Visible, not hidden, so that it is found and can be deleted (it is only a cache).
+CACHE_ENV = "PRETUNE_CACHE"
+
+
+def cache_root(output_dir: str | Path) -> Path:
+    """pretune's cache folder: `$PRETUNE_CACHE` when set, else `<output_dir>/cache`."""
+    return Path(os.environ.get(CACHE_ENV) or Path(output_dir) / "cache")
+
+
 def cache_folder(cfg: Any) -> Path:
-    """Where a transfer config (`cache_dir`, `output_dir`) keeps its embedding cache."""
-    return Path(cfg.cache_dir) if cfg.cache_dir else Path(cfg.output_dir) / ".embeddings"
+    """Where a transfer config keeps its embedding cache: `cache_dir` when given, else
+    `<cache root>/embeddings` (`cache_root`)."""
+    return Path(cfg.cache_dir) if cfg.cache_dir else cache_root(cfg.output_dir) / "embeddings"
 
 
 def frozen_embeddings(

@@ -150,22 +150,20 @@ def cached_embeddings(
     once: another draw, method or command only encodes the texts it has not seen yet.
     """
     if cache_dir is None:
+        log(f"embeddings: {len(texts)} computed (no cache)")
         return embed_texts(encoder, texts, max_length, batch_size)
     path = Path(cache_dir) / f"{cache_key(encoder.path, max_length)}.npz"
     cache = _read_cache(path)
     keys = [_text_key(t) for t in texts]
     missing = sorted({k: i for i, k in enumerate(keys) if k not in cache}.values())
+    from_cache = sum(k in cache for k in keys)  # a repeated text is computed once
+    log(f"embeddings: {from_cache} from cache, {len(missing)} computed "
+        f"(max_length {max_length}; cache {path})")  # fmt: skip
     if missing:
-        log(
-            f"frozen embeddings: encoding {len(missing)} of {len(texts)} texts "
-            f"(max_length {max_length}; the rest from {path})"
-        )
         new = embed_texts(encoder, [texts[i] for i in missing], max_length, batch_size)
         cache = {**_read_cache(path), **{keys[i]: v for i, v in zip(missing, new, strict=True)}}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
         np.savez(tmp, keys=np.array(list(cache)), emb=np.stack(list(cache.values())))
         os.replace(tmp, path)  # never a half-written cache file
-    else:
-        log(f"frozen embeddings: {len(texts)} texts read from cache {path}")
     return np.stack([cache[k] for k in keys]).astype(np.float32)
