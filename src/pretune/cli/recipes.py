@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pretune.catalog import RECIPES, recipe
 from pretune.cli.common import log_line, recipe_config
+from pretune.cli.output import add_json_flag
 from pretune.cli.span_predict import PREDICT_COMMANDS
 
 __all__ = ["register"]
@@ -26,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             usage += "; or: predict RUN INPUT"
             parser.add_argument("--output", type=Path, help="predict: write JSON lines here")
         parser.add_argument("args", nargs="*", help=usage)
+        add_json_flag(parser)
         if entry.trains:
             parser.add_argument("--resume", type=Path, help="continue an unfinished run folder")
             parser.add_argument(
@@ -37,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top: `pretune --help` builds this parser and must not pay
     # for the summaries' imports (rich, the training callbacks and torch behind them).
-    from pretune.cli.summaries import PRINTERS, print_generic_summary
+    from pretune.cli.summaries import print_run_summary
     from pretune.train.run_folder import is_main_process
 
     name = args.recipe
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         folder_prefix=prefix,
     )  # fmt: skip
     if main_process:
-        PRINTERS.get(name, print_generic_summary)(summary)
+        print_run_summary(name, summary, args.json)
     return 0
 
 
