@@ -54,7 +54,10 @@ def recipe(name: str) -> Callable[[Body], Callable[..., dict[str, Any]]]:
             set_determinism(cfg)
             options = RunOptions(resume, log, live_progress, extra_handlers, folder_prefix)
             session = Session(cfg, name, options)
-            return _finish(session, body(cfg, session))
+            try:
+                return _finish(session, body(cfg, session))
+            finally:  # a run that failed ends its trackers' run as failed
+                session.finish_trackers(None, None)
 
         return run
 
@@ -120,5 +123,6 @@ def _finish(session: Session, body_summary: dict[str, Any]) -> dict[str, Any]:
     write_json_atomic(run_dir / "summary.json", summary)
     if not session.writes_own_report:  # never raises: a failed report must not lose the run
         try_write_report(run_dir, session.log)
+    session.finish_trackers(summary, run_dir / "report.html")
     summary["run_dir"] = str(run_dir)
     return summary
