@@ -25,7 +25,7 @@ from pretune.catalog import recipe as catalog_entry
 from pretune.errors import ConfigError
 from pretune.files import write_json_atomic
 from pretune.process_state import leaves_process_as_found
-from pretune.report import try_write_report
+from pretune.report import try_write_model_card, try_write_report
 from pretune.train.run_folder import environment, open_run_for_resume
 from pretune.train.session import RunOptions, Session, Trained
 from pretune.train.setup import set_determinism
@@ -121,6 +121,7 @@ def _finish(session: Session, body_summary: dict[str, Any]) -> dict[str, Any]:
     if empty.is_dir() and not any(empty.iterdir()):
         empty.rmdir()
     write_json_atomic(run_dir / "summary.json", summary)
+    try_write_model_card(run_dir, session.log)  # model/README.md, from summary.json
     if not session.writes_own_report:  # never raises: a failed report must not lose the run
         try_write_report(run_dir, session.log)
     session.finish_trackers(summary, run_dir / "report.html")
