@@ -103,8 +103,9 @@ class CleanConfig(Section):
 class DataConfig(Section):
     source: str = Field(
         "bbc",
-        description="Built-in name (bbc, digits), a CSV/TSV/JSONL/Parquet/TXT file or a "
-        "<label>/<file>.txt folder.",
+        description="Built-in name (bbc, digits), a CSV/TSV/JSONL/Parquet/TXT file, a "
+        "<label>/<file>.txt folder, hf:<name>[:<config>] (in the local datasets cache) or a "
+        "save_to_disk folder.",
     )
     text_column: str = Field("text", description="Column holding the input text.")
     label_column: str = Field("label", description="Column holding the class label.")
