@@ -117,3 +117,31 @@ def test_an_unknown_or_missing_tracker_is_refused_when_the_config_loads(monkeypa
     monkeypatch.setattr("accelerate.utils.imports.is_mlflow_available", lambda: False)
     with pytest.raises(ConfigError, match=r"mlflow is not installed.*pretune\[trackers\]"):
         load_recipe_config("finetune", None, ["train.report_to=[mlflow]"])
+
+
+def test_a_resumed_run_holds_each_step_once(files: TinyFiles, tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from helpers import Interrupted, StopAfterCheckpoint
+
+    recipe, overrides = SETUPS["finetune"](files)
+    overrides += [*STEPS, "train.checkpoint_every=2", f"output_dir={tmp_path}", "name=run",
+                  "train.report_to=[tensorboard,mlflow]"]  # fmt: skip
+    run_function = catalog_entry(recipe).run_function()
+    with pytest.raises(Interrupted):
+        run_function(load_recipe_config(recipe, None, overrides), log=lambda *_: None,
+                     live_progress=False, extra_handlers=[StopAfterCheckpoint(2)])  # fmt: skip
+    run = tmp_path / "run"
+    run_function(resume=run, log=lambda *_: None, live_progress=False)
+    scalars, expected = _tensorboard(run), _expected(run)
+    _assert_same(scalars, expected)
+    assert [s for s, _ in scalars["train/loss"]] == [1, 2, 3, 4]
+    client = MlflowClient(tracking_uri=f"sqlite:///{(run / 'mlflow.db').resolve()}")
+    (only,) = client.search_runs([client.get_experiment_by_name("pretune-finetune").experiment_id])
+    assert only.info.status == "FINISHED"
+    assert [m.step for m in client.get_metric_history(only.info.run_id, "train/loss")] == [
+        1,
+        2,
+        3,
+        4,
+    ]

@@ -27,8 +27,6 @@ from typing import Any
 
 __all__ = ["RunTrackers", "TrackerSync", "flat_config", "metric_values"]
 
-_OWN_FILES = ("tensorboard", "mlflow.db", "mlflow-artifacts")  # what a resumed run starts over
-
 
 def flat_config(cfg: Any) -> dict[str, str | int | float | bool]:
     """The resolved config as one level of dotted keys (`train.lr`); lists, dicts and nulls as
@@ -69,10 +67,11 @@ class RunTrackers:
         self.run_dir = run_dir
         self._offset = 0  # bytes of metrics.jsonl already sent
         if resuming:  # the log was cut back to the checkpoint: send it all again, once
-            for name in _OWN_FILES:
-                path = run_dir / name
-                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+            shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
         self.trackers = [_make(name, run_dir, recipe) for name in cfg.train.report_to]
+        for tracker in self.trackers:
+            if resuming and tracker.name == "mlflow":
+                _retire_interrupted_run(tracker)
         config = flat_config(cfg)
         for tracker in self.trackers:
             tracker.start()
@@ -138,6 +137,21 @@ def _make(name: str, run_dir: Path, recipe: str) -> Any:
     if tracker_class.requires_logging_directory:
         return tracker_class(f"pretune-{recipe}", str(run_dir / name))
     return tracker_class(f"pretune-{recipe}")
+
+
+def _retire_interrupted_run(tracker: Any) -> None:
+    """A resumed run replaces the MLflow run of its interrupted part (deleted the MLflow way:
+    hidden from searches, `MlflowClient().restore_run` brings it back)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(tracker.experiment_name)
+    if experiment is None:
+        return
+    name = tracker.run_name.replace("'", "\\'")
+    earlier = client.search_runs([experiment.experiment_id], f"attributes.run_name = '{name}'")
+    for run in earlier:
+        client.delete_run(run.info.run_id)
 
 
 def _store_files(tracker: Any, paths: list[Path | None]) -> None:
