@@ -3,7 +3,7 @@
     python benchmarks/profile_step.py                                # ~2 minutes, 3 settings
     python benchmarks/profile_step.py --settings long_hf_dropout     # one of them
 
-Settings (batch 16, fused-free `torch.optim.AdamW` with `foreach`, as before the fused default):
+Settings (batch 16; `torch.optim.AdamW` on its `foreach` path, as before the fused default):
   - long_hf_dropout:  256 tokens, 2 threads, the checkpoint's dropout (attention 0.1), as
                       Hugging Face runs it;
   - long_no_attn_dropout: the same with attention dropout 0 (pretune's default);
