@@ -126,8 +126,12 @@ class Session:
         the run failed; trackers never started stay so)."""
         trackers = self._trackers if summary is None else self.trackers()
         self._trackers = None
-        if trackers is not None:
+        if trackers is None:
+            return
+        try:
             trackers.finish(summary, report)
+        except Exception as exc:  # the run is saved: a tracker must not turn it into a failure
+            self.log(f"warning: trackers not finished ({type(exc).__name__}: {exc})")
 
     def save_model(self, model: Any, tokenizer: Any = None) -> None:
         """Write `model/` (Hugging Face format, with the tokenizer of a text model)."""
