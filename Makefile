@@ -32,7 +32,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[defaults,dev,deploy]"
+	$(BIN)/python -m pip install --quiet -e ".[defaults,dev,deploy,trackers]"
 	@touch $(STAMP)
 
 clean:

@@ -3,13 +3,13 @@
     python benchmarks/time_to_accuracy.py [--target 0.97] [--eval-every 14] [--threads 2]
 
 Both arms fine-tune the bundled MiniLM on the same BBC rows (exact duplicates dropped, a
-stratified 80/20 split, 445 test articles) and score the test rows every `--eval-every`
-optimizer steps with one shared function; evaluation is outside the clock. Each arm stops at
-the first evaluation at or above `--target`:
+stratified 80/20 split: 1,701 training and 426 test articles) and score the test rows every
+`--eval-every` optimizer steps with one shared function; evaluation is outside the clock.
+Each arm stops at the first evaluation at or above `--target`:
   - hf:      `Trainer` + `DataCollatorWithPadding` with the example recipe's settings:
              max length 256, batch 16, lr 5e-5, linear decay, no warm-up, up to 3 epochs;
   - pretune: `run_finetune` with the quickstart's defaults (max length 256, batch 16,
-             1 epoch, lr 1e-4 with warm-up and cosine decay, attention dropout 0,
+             1 epoch, lr 1e-4 with 10% warm-up and linear decay, attention dropout 0,
              length-grouped batches).
 Printed: each arm's training seconds to the target (from the end of its first step), the
 ratio hf / pretune, the accuracy curves, and throughput as a fraction of the fp32 matmul peak.

@@ -21,6 +21,7 @@ from helpers import Interrupted, StopAfterCheckpoint
 from pretune.catalog import RECIPES, load_recipe_config
 from pretune.catalog import recipe as catalog_entry
 from pretune.config import describe_fields, reads_recorded
+from pretune.report.model_card import card_metrics
 from pretune.train.callbacks import LOWER_IS_BETTER
 from recipe_setups import NO_SESSION_SETUPS, SETUPS, TinyFiles
 
@@ -96,6 +97,29 @@ def test_every_training_recipe_has_a_tiny_setup() -> None:
     training = {name for name, r in RECIPES.items() if r.trains and name == r.schema.RECIPE}
     covered = {SETUPS[s](TinyFiles(Path(), Path(), Path(), Path(), Path()))[0] for s in SETUPS}
     assert training == covered
+
+
+@pytest.mark.parametrize("setup", SETUPS)
+def test_recipe_model_card_parses_and_holds_the_summary_metrics(
+    setup: str, uninterrupted: dict[str, Path]
+) -> None:
+    run = uninterrupted[setup]
+    summary = json.loads((run / "summary.json").read_text())
+    text = (run / "model" / "README.md").read_text()
+    _, front, body = text.split("---\n", 2)
+    meta = yaml.safe_load(front)
+    split, metrics = card_metrics(summary)
+    assert metrics, f"{setup}: the run has no test or validation metrics for its card"
+    (result,) = meta["model-index"][0]["results"]
+    assert result["dataset"]["split"] == split
+    assert {m["type"]: m["value"] for m in result["metrics"]} == metrics
+    assert meta.get("labels", []) == summary.get("labels", [])
+    matrix = summary[split].get("confusion_matrix") or []
+    for label, row in zip(summary["labels"] if matrix else [], matrix, strict=True):
+        assert f"| {label} | " + " | ".join(map(str, row)) + " |" in body
+    hub = pytest.importorskip("huggingface_hub")
+    card = hub.ModelCard.load(run / "model" / "README.md")
+    assert {r.metric_type: r.metric_value for r in card.data.eval_results} == metrics
 
 
 @pytest.mark.parametrize("setup", SETUPS)

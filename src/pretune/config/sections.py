@@ -20,6 +20,7 @@ __all__ = [
     "Section",
     "TrainConfig",
     "check_split",
+    "check_trackers",
     "check_validation_for_early_stopping",
     "reads_recorded",
 ]
@@ -102,8 +103,9 @@ class CleanConfig(Section):
 class DataConfig(Section):
     source: str = Field(
         "bbc",
-        description="Built-in name (bbc, digits), a CSV/TSV/JSONL/Parquet/TXT file or a "
-        "<label>/<file>.txt folder.",
+        description="Built-in name (bbc, digits), a CSV/TSV/JSONL/Parquet/TXT file, a "
+        "<label>/<file>.txt folder, hf:<name>[:<config>] (in the local datasets cache) or a "
+        "save_to_disk folder.",
     )
     text_column: str = Field("text", description="Column holding the input text.")
     label_column: str = Field("label", description="Column holding the class label.")
@@ -262,6 +264,16 @@ class TrainConfig(Section):
         description="fsdp: layer classes sharded as one unit each, e.g. [BertLayer] "
         "(empty: the model's own _no_split_modules).",
     )
+    report_to: list[str] = Field(
+        default_factory=list,
+        description="Experiment trackers (accelerate's): tensorboard, mlflow, wandb, ... "
+        "(docs/trackers.md; tensorboard and mlflow write inside the run folder).",
+    )
+
+    @model_validator(mode="after")
+    def _check_trackers(self) -> TrainConfig:
+        check_trackers(getattr(self, "report_to", []))
+        return self
 
     @model_validator(mode="after")
     def _check_coupled(self) -> TrainConfig:
@@ -293,6 +305,32 @@ class EvalConfig(Section):
         description="Validation metric that picks the best weights and drives early stopping "
         "(loss, perplexity: lower wins; the others: higher).",
     )
+
+
+# accelerate's tracker names (accelerate.tracking.LOGGER_TYPE_TO_CLASS), each with the package
+# accelerate needs for it; listed here so that checking a config never imports accelerate.
+TRACKERS = ("tensorboard", "mlflow", "wandb", "comet_ml", "aim", "clearml", "dvclive",
+            "swanlab", "trackio")  # fmt: skip
+
+
+def check_trackers(names: list[str]) -> None:
+    """Each `train.report_to` name is an accelerate tracker whose package is installed."""
+    unknown = [name for name in names if name not in TRACKERS]
+    if unknown:
+        raise ValueError(
+            f"train.report_to: unknown tracker {', '.join(unknown)}; choose from "
+            + ", ".join(TRACKERS)
+        )
+    if not names:
+        return
+    from accelerate.utils import imports
+
+    missing = [name for name in names if not getattr(imports, f"is_{name}_available")()]
+    if missing:
+        raise ValueError(
+            f"train.report_to: {', '.join(missing)} is not installed; install it with "
+            "`pip install 'pretune[trackers]'` (tensorboard, mlflow) or its own package"
+        )
 
 
 def check_validation_for_early_stopping(cfg: Any) -> None:

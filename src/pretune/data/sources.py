@@ -19,10 +19,11 @@ from typing import Any
 
 import datasets
 
+from pretune.data.hub import is_named_dataset, is_saved_dataset, load_dataset_splits
 from pretune.data.readers import check_delimited, check_utf8, read_json_rows, read_text_file
 from pretune.errors import DataError
 
-__all__ = ["BUILTINS", "SUPPORTED_EXTENSIONS", "is_builtin", "load_source"]
+__all__ = ["BUILTINS", "SUPPORTED_EXTENSIONS", "is_builtin", "load_source", "load_source_splits"]
 
 BUILTINS = ("bbc", "digits")
 SUPPORTED_EXTENSIONS = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
@@ -40,11 +41,13 @@ def load_source(
     label_column: str | None = "label",
     encoding_errors: str = "strict",
 ) -> datasets.Dataset:
-    """Load a built-in, a ``<folder>/<label>/*.txt`` tree or a data file.
+    """Load a built-in, a ``<folder>/<label>/*.txt`` tree, a data file, or the train split of a
+    named or saved data set (`load_source_splits` gives all its splits).
 
     Args:
-        source: A built-in name (``bbc``, ``digits``), a folder, or a ``.csv``, ``.tsv``,
-            ``.jsonl``/``.json``, ``.parquet`` or ``.txt`` file.
+        source: A built-in name (``bbc``, ``digits``), a folder, a ``.csv``, ``.tsv``,
+            ``.jsonl``/``.json``, ``.parquet`` or ``.txt`` file, ``hf:<name>[:<config>]`` (a
+            data set in the local datasets cache) or a folder written by ``save_to_disk``.
         text_column: Column holding the text in a file source; renamed to ``"text"``.
         label_column: Column holding the label in a file source; renamed to ``"label"`` and
             converted to str. ``None`` loads no labels.
@@ -63,6 +66,9 @@ def load_source(
         )
     if is_builtin(source):
         return _load_builtin(source, label_column)
+    own = load_source_splits(source, text_column=text_column, label_column=label_column)
+    if own is not None:
+        return own["train"]
     path = Path(source).expanduser()
     if path.is_dir():
         return _load_folder(path, label_column, encoding_errors)
@@ -74,6 +80,40 @@ def load_source(
             )
         raise DataError(f"no such file: {source}")
     return _load_file(path, text_column, label_column, encoding_errors)
+
+
+def load_source_splits(
+    source: str, *, text_column: str = "text", label_column: str | None = "label"
+) -> dict[str, datasets.Dataset] | None:
+    """A named (``hf:<name>[:<config>]``) or saved data set's own splits ("train", and
+    "validation" / "test" where it has them), each normalised as `load_source` does; None for
+    any other source (its splits are carved out of it)."""
+    if not (is_named_dataset(source) or is_saved_dataset(Path(source).expanduser())):
+        return None
+    splits = load_dataset_splits(
+        source if is_named_dataset(source) else str(Path(source).expanduser())
+    )
+    return {
+        key: _from_dataset(source, key, ds, text_column, label_column) for key, ds in splits.items()
+    }
+
+
+def _from_dataset(
+    source: str, split: str, ds: datasets.Dataset, text_column: str, label_column: str | None
+) -> datasets.Dataset:
+    where = Path(f"{source}[{split}]")  # named in messages as <source>[<split>]
+    sample = ds.select(range(min(100, len(ds)))).to_list()
+    _check_columns(where, ds.column_names, text_column, label_column, sample)
+    columns = {text_column: ds[text_column][:]}
+    if label_column is not None:
+        feature = ds.features[label_column]
+        values = ds[label_column][:]
+        # A ClassLabel column holds ids: the label is its name, as in the data set's card.
+        names = feature.names if isinstance(feature, datasets.ClassLabel) else None
+        columns[label_column] = [
+            names[v] if names and v is not None and v >= 0 else v for v in values
+        ]
+    return _normalise(where, columns, text_column, label_column)
 
 
 # --- built-ins and folders -------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pretune.config import DataConfig
 from pretune.data.balance import imbalance_ratio, label_counts, resample
 from pretune.data.clean import CleaningReport, clean_dataset
 from pretune.data.encode import EncodedSplit, encode_labels, encode_split
-from pretune.data.sources import load_source
+from pretune.data.sources import load_source, load_source_splits
 from pretune.data.split import check_label_sets, split_dataset
 from pretune.errors import DataError
 
@@ -46,6 +46,10 @@ def load_clean(cfg: DataConfig, source: str) -> tuple[Any, CleaningReport]:
         label_column=cfg.label_column,
         encoding_errors=cfg.encoding_errors,
     )
+    return _clean(cfg, dataset, source)
+
+
+def _clean(cfg: DataConfig, dataset: Any, source: str) -> tuple[Any, CleaningReport]:
     if "text" not in dataset.column_names:
         raise DataError(
             f"data.source={source} has no text (columns: {', '.join(dataset.column_names)}); "
@@ -84,17 +88,28 @@ def _subsample(dataset: Any, size: int, seed: int) -> Any:
 
 
 def prepare_data(cfg: DataConfig, seed: int) -> PreparedData:
-    """Load, clean and split `cfg.source` (plus optional separate validation/test files)."""
-    dataset, report = load_clean(cfg, cfg.source)
-    cleaning = {cfg.source: report.to_dict()}
+    """Load, clean and split `cfg.source` (plus optional separate validation/test files).
+
+    A named or saved data set's own validation and test splits are used as they are; only
+    the ones it lacks are carved out of its train split."""
+    own = load_source_splits(
+        cfg.source, text_column=cfg.text_column, label_column=cfg.label_column
+    ) or {"train": None}
+    cleaning: dict[str, dict[str, Any]] = {}
+    kept: dict[str, Any] = {}
+    for key, raw in own.items():
+        name = cfg.source if len(own) == 1 else f"{cfg.source}[{key}]"
+        kept[key], report = load_clean(cfg, cfg.source) if raw is None else _clean(cfg, raw, name)
+        cleaning[name] = report.to_dict()
     splits = dict(
         split_dataset(
-            dataset,
-            val_fraction=0.0 if cfg.validation_file else cfg.val_fraction,
-            test_fraction=0.0 if cfg.test_file else cfg.test_fraction,
+            kept["train"],
+            val_fraction=0.0 if cfg.validation_file or "validation" in kept else cfg.val_fraction,
+            test_fraction=0.0 if cfg.test_file or "test" in kept else cfg.test_fraction,
             seed=seed,
         )
     )
+    splits.update({key: kept[key] for key in ("validation", "test") if key in kept})
     for key, path in (("validation", cfg.validation_file), ("test", cfg.test_file)):
         if path:
             splits[key], extra = load_clean(cfg, path)

@@ -26,7 +26,7 @@ from pretune.errors import ConfigError
 from pretune.files import write_json_atomic
 from pretune.models.load import quiet_transformers
 from pretune.process_state import leaves_process_as_found
-from pretune.report import try_write_report
+from pretune.report import try_write_model_card, try_write_report
 from pretune.train.run_folder import environment, open_run_for_resume
 from pretune.train.session import RunOptions, Session, Trained
 from pretune.train.setup import set_determinism
@@ -56,7 +56,10 @@ def recipe(name: str) -> Callable[[Body], Callable[..., dict[str, Any]]]:
             set_determinism(cfg)
             options = RunOptions(resume, log, live_progress, extra_handlers, folder_prefix)
             session = Session(cfg, name, options)
-            return _finish(session, body(cfg, session))
+            try:
+                return _finish(session, body(cfg, session))
+            finally:  # a run that failed ends its trackers' run as failed
+                session.finish_trackers(None, None)
 
         return run
 
@@ -120,7 +123,9 @@ def _finish(session: Session, body_summary: dict[str, Any]) -> dict[str, Any]:
     if empty.is_dir() and not any(empty.iterdir()):
         empty.rmdir()
     write_json_atomic(run_dir / "summary.json", summary)
+    try_write_model_card(run_dir, session.log)  # model/README.md, from summary.json
     if not session.writes_own_report:  # never raises: a failed report must not lose the run
         try_write_report(run_dir, session.log)
+    session.finish_trackers(summary, run_dir / "report.html")
     summary["run_dir"] = str(run_dir)
     return summary

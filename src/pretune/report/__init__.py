@@ -6,6 +6,7 @@ import it at the top.
 """
 
 from pretune.report.compare import write_compare
+from pretune.report.model_card import try_write_model_card, write_model_card
 from pretune.report.render import render_report, try_write_report, write_report
 from pretune.report.run_data import RunData, load_run
 
@@ -13,7 +14,9 @@ __all__ = [
     "RunData",
     "load_run",
     "render_report",
+    "try_write_model_card",
     "try_write_report",
     "write_compare",
+    "write_model_card",
     "write_report",
 ]

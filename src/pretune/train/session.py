@@ -40,6 +40,7 @@ from pretune.train.setup import (
     standard_handlers,
 )
 from pretune.train.state import State
+from pretune.train.trackers import RunTrackers, TrackerSync
 
 __all__ = ["RunOptions", "Session", "Trained"]
 
@@ -94,6 +95,7 @@ class Session:
         self.trained: Trained | None = None
         self.writes_own_report = False  # the recipe wrote report.html itself (transfer pages)
         self._run_dir = options.resume
+        self._trackers: RunTrackers | None = None
 
     @property
     def resuming(self) -> bool:
@@ -110,6 +112,26 @@ class Session:
 
     def log(self, message: str) -> None:
         self.options.log(message)
+
+    def trackers(self) -> RunTrackers | None:
+        """The run's experiment trackers (`train.report_to`), started on first use; on the main
+        process only (train/trackers.py)."""
+        names = getattr(getattr(self.cfg, "train", None), "report_to", None)
+        if self._trackers is None and names and is_main_process():
+            self._trackers = RunTrackers(self.cfg, self.run_dir, self.recipe, self.resuming)
+        return self._trackers
+
+    def finish_trackers(self, summary: dict[str, Any] | None, report: Path | None) -> None:
+        """Send the test metrics and the report, and end the trackers' run (`summary=None`:
+        the run failed; trackers never started stay so)."""
+        trackers = self._trackers if summary is None else self.trackers()
+        self._trackers = None
+        if trackers is None:
+            return
+        try:
+            trackers.finish(summary, report)
+        except Exception as exc:  # the run is saved: a tracker must not turn it into a failure
+            self.log(f"warning: trackers not finished ({type(exc).__name__}: {exc})")
 
     def save_model(self, model: Any, tokenizer: Any = None) -> None:
         """Write `model/` (Hugging Face format, with the tokenizer of a text model)."""
@@ -179,6 +201,9 @@ class Session:
             main_process=accelerator.is_main_process,
         )  # fmt: skip
         all_handlers = [*standard, *handlers, *self.options.extra_handlers]
+        trackers = self.trackers() if accelerator.is_main_process else None
+        if trackers is not None:  # last: it sends what the handlers before it logged
+            all_handlers.append(TrackerSync(trackers))
         fit(state, task, data, training.plan, accelerator, all_handlers, run_eval,
             evaluate_first=evaluate_first)  # fmt: skip
         seconds = elapsed()["train_seconds"]
