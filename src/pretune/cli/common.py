@@ -9,7 +9,7 @@ from typing import Any
 
 from pretune.errors import PretuneError
 
-__all__ = ["log_line", "recipe_config", "split_config_and_overrides"]
+__all__ = ["log_line", "recipe_config", "run_must_exist", "split_config_and_overrides"]
 
 
 def split_config_and_overrides(items: Sequence[str]) -> tuple[str | None, list[str]]:
@@ -65,10 +65,10 @@ def add_run_command(
     parser = sub.add_parser(name, help=summary, description=description)
     parser.add_argument("run", type=Path, help=run_help)
     parser.add_argument("options", nargs="*", help=f"key=value: {', '.join(options)}")
-    parser.set_defaults(handler=_run_must_exist(handler))
+    parser.set_defaults(handler=run_must_exist(handler))
 
 
-def _run_must_exist(handler: Any) -> Any:
+def run_must_exist(handler: Any) -> Any:
     """`handler`, after the cheap check that the run folder exists: a typo is answered at
     once, before the command imports torch and the model code."""
 

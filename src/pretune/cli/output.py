@@ -243,6 +243,9 @@ def add_run_report_command(
     the command module's docstring: its usage line, its one-line help, then the description."""
     from pathlib import Path
 
+    from pretune.cli.common import run_must_exist
+
+    @run_must_exist
     def handler(args: argparse.Namespace) -> int:
         from pretune.deploy.options import parse_options
 
