@@ -143,7 +143,8 @@ def resume_training(training: Training, run_dir: Path, command: str, log: Callab
     for technique in training.techniques:
         if technique.name in saved:
             technique.load_state_dict(saved[technique.name])
-    state.restore_cursor({k: trainer_state[k] for k in state.cursor()})
+    # A checkpoint written before a counter existed (best_loss) keeps that counter's default.
+    state.restore_cursor({k: trainer_state[k] for k in state.cursor() if k in trainer_state})
     if is_main_process():
         truncate_metrics_log(run_dir / "metrics.jsonl", state.step)
     log(f"resuming {run_dir} from {path.name} (step {state.step}/{state.total_steps})")
