@@ -2,7 +2,10 @@
 
     eval data (the run's test split, or data=<source>) -> match labels by name -> probabilities
     -> metrics, curves, calibration, errors [-> human review, attack]
-    -> <run>/eval/<name>/{metrics.json, predictions.jsonl}
+    [-> with save: <run>/eval/<name>/, with output: <output>/ {metrics.json, predictions.jsonl}]
+
+Reading a run never changes it unless asked: without `save` nothing is written into the run
+folder.
 
 Cross-domain data may carry labels the model never saw: those rows are counted per label and
 left out of the metrics, never a crash. Opening the run is the caller's (`pretune.runs`); the
@@ -54,6 +57,8 @@ class EvalOptions:
     epsilon: float = 0.01
     steps: int = 5
     batch_size: int = 64
+    save: bool = False  # write metrics.json and predictions.jsonl into <run>/eval/<name>/
+    output: Path | None = None  # ... or into this folder
 
 
 @dataclass
@@ -208,8 +213,9 @@ def evaluate_model(
     split_of: SplitOf,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Evaluate a run's loaded classifier; writes `<run>/eval/<name>/metrics.json` and
-    `predictions.jsonl`, returns the metrics dict (with ``"eval_dir"``)."""
+    """Evaluate a run's loaded classifier; returns the metrics dict (with ``"eval_dir"``: where
+    `metrics.json` and `predictions.jsonl` were written, `<run>/eval/<name>/` with
+    `opts.save`, `opts.output` when given, else None: nothing written)."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device).eval()
     data = _eval_data(cfg, opts, names, split_of)
@@ -235,9 +241,10 @@ def evaluate_model(
     temperature = result["calibration"]["temperature"]
     calibrated = apply_temperature(probs, temperature) if temperature else None
     _review_and_attack(result, model, split, data, probs, names, opts, log)
-    out = run / "eval" / name
-    out.mkdir(parents=True, exist_ok=True)
-    write_predictions(out / "predictions.jsonl", data, probs, names, calibrated)
-    write_json_atomic(out / "metrics.json", result)
-    result["eval_dir"] = str(out)
+    out = opts.output if opts.output is not None else (run / "eval" / name if opts.save else None)
+    result["eval_dir"] = None if out is None else str(out)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_predictions(out / "predictions.jsonl", data, probs, names, calibrated)
+        write_json_atomic(out / "metrics.json", result)
     return result
