@@ -100,7 +100,7 @@ def print_explanation(explanation: Explanation) -> None:
         print(text if len(text) <= 100 else f"{text[:97]}...")
         print(f"  predicted {item['predicted']} (probability {item['probability']:.4f})")
         for method, words in item["top_words"].items():
-            shown = ", ".join(f"{word} {score:+.3f}" for word, score in words)
+            shown = ", ".join(f"{word} {score:+.3g}" for word, score in words)
             print(f"  {method} top words: {shown}")
     if explanation.page is None:
         print("nothing written; --save writes the page into the run, output=PAGE.html elsewhere")
