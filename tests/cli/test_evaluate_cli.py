@@ -21,7 +21,9 @@ from pretune.recipes.finetune import run_finetune
 @pytest.fixture(scope="module")
 def run(tiny_csv, tiny_bert, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("eval-runs")
-    cfg = load_config(None, tiny_overrides(tiny_csv, tiny_bert, out, "name=e", "train.epochs=4"))
+    # 30 validation rows: enough for calibrate=true (pretune.tasks.result_checks.MIN_EVAL_ROWS).
+    cfg = load_config(None, tiny_overrides(tiny_csv, tiny_bert, out, "name=e", "train.epochs=4",
+                                           "data.val_fraction=0.2"))  # fmt: skip
     return run_finetune(cfg, log=lambda _: None, live_progress=False)
 
 

@@ -62,7 +62,7 @@ def test_evaluate_without_save_writes_nothing(
     run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = _listing(run_dir)
-    assert main(["evaluate", str(run_dir), "calibrate=true"]) == 0
+    assert main(["evaluate", str(run_dir)]) == 0
     captured = capsys.readouterr()
     assert "accuracy" in captured.out and "nothing written" in captured.out
     assert "Loading weights" not in captured.err
@@ -95,3 +95,13 @@ def test_evaluate_save_flag_anywhere_among_the_options(
 ) -> None:
     assert main(["evaluate", str(run_dir), "--save", "name=flagged", "batch_size=8"]) == 0
     assert (run_dir / "eval" / "flagged" / "predictions.jsonl").is_file()
+
+
+def test_calibrate_refuses_a_validation_split_too_small_to_fit_on(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _listing(run_dir)
+    assert main(["evaluate", str(run_dir), "calibrate=true", "--save"]) == 2
+    error = capsys.readouterr().err
+    assert "validation split has 15 labelled rows, fewer than the 30" in error
+    assert _listing(run_dir) == before

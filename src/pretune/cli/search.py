@@ -104,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             "importances: " + ", ".join(f"{k} {v:.3f}" for k, v in written["importances"].items())
         )
+    elif written["importances_note"]:
+        print(f"importances: {written['importances_note']}")
     if written["best"] is not None:
         best = study.best_trial
         print(f"best: trial {best.number}, {base.eval.metric}={best.value:.4f}")

@@ -108,13 +108,18 @@ def print_distill_summary(summary: dict[str, Any]) -> None:
     print(f"run saved in {summary['run_dir']}")
 
 
+def _mean_std(stat: dict[str, Any]) -> str:
+    # std is None after a single draw: no spread was measured, so none is shown.
+    return f"{stat['mean']:.4f}" + ("" if stat["std"] is None else f" ± {stat['std']:.4f}")
+
+
 def print_results(summary: dict[str, Any], what: str) -> None:
     """One line per method/setting: accuracy and macro-F1 as mean ± std."""
     for name, stats in summary["results"].items():
         acc, f1 = stats["accuracy"], stats.get("macro_f1")
-        line = f"{name:<28} {what}accuracy {acc['mean']:.4f} ± {acc['std']:.4f}"
+        line = f"{name:<28} {what}accuracy {_mean_std(acc)}"
         if f1:
-            line += f"   macro-F1 {f1['mean']:.4f} ± {f1['std']:.4f}"
+            line += f"   macro-F1 {_mean_std(f1)}"
         print(line)
     print(f"run saved in {summary['run_dir']}")
 
@@ -164,7 +169,8 @@ def print_zeroshot_summary(summary: dict[str, Any]) -> None:
 
 
 def print_fewshot_summary(summary: dict[str, Any]) -> None:
-    print_results(summary, f"{summary['shots']} shots, {summary['draws']} draws: ")
+    draws = summary["draws"]
+    print_results(summary, f"{summary['shots']} shots, {draws} draw{'' if draws == 1 else 's'}: ")
 
 
 def print_metalearn_summary(summary: dict[str, Any]) -> None:

@@ -35,6 +35,7 @@ from pretune.evaluate.calibration import apply_temperature
 from pretune.evaluate.human import export_review, human_agreement, read_review
 from pretune.files import write_json_atomic
 from pretune.metrics.classification import StreamingClassificationMetrics
+from pretune.tasks.result_checks import MIN_EVAL_ROWS
 
 __all__ = ["EvalOptions", "SplitOf", "evaluate_model", "match_labels", "write_predictions"]
 
@@ -131,6 +132,12 @@ def _validation_probs(cfg: RunConfig, model, tokenizer, names, opts, device, spl
         raise DataError("calibrate=true needs the run's validation split, but it has none")
     ids, _ = match_labels(list(validation["label"][:]), names)
     keep = [i for i, label in enumerate(ids) if label is not None]
+    if len(keep) < MIN_EVAL_ROWS:  # a temperature fitted to a few rows follows those rows
+        raise DataError(
+            f"calibrate=true: the run's validation split has {len(keep)} labelled rows, fewer "
+            f"than the {MIN_EVAL_ROWS} a temperature needs (fitted to fewer, it follows those few "
+            "rows); run without calibrate=, or train with more validation data"
+        )
     texts = list(validation["text"][:])
     split = encode_split(
         tokenizer, [texts[i] for i in keep], max_length=cfg.model.max_length,

@@ -220,10 +220,12 @@ class Progress:
         stream: TextIO | None = None,
         live: bool | None = None,
         headline: str = "accuracy",
+        monitored: str | None = None,
     ) -> None:
-        # The line shows the metric that picks the best weights, and the loss; the full set of
-        # metrics goes to metrics.jsonl.
-        self.shown = tuple(dict.fromkeys((headline, "loss")))
+        # The line shows the task's headline metric (never a proxy such as NER's token
+        # accuracy), the metric that picks the best weights when it is another, and the loss;
+        # the full set of metrics goes to metrics.jsonl.
+        self.shown = tuple(dict.fromkeys((headline, monitored or headline, "loss")))
         self.stream = stream or sys.stderr  # progress, like every message; stdout is for results
         self.live = self.stream.isatty() if live is None else live
         self.log_every = log_every

@@ -151,6 +151,13 @@ def resume_training(training: Training, run_dir: Path, command: str, log: Callab
     return trainer_state
 
 
+def _headline(cfg: Any) -> str:
+    """The recipe's headline metric: the default of its `eval.metric` (entity F1 for NER,
+    exact match for QA, accuracy for classifiers), whatever metric this run monitors."""
+    field = type(cfg.eval).model_fields.get("metric")
+    return str(field.default) if field is not None else cfg.eval.metric
+
+
 def standard_handlers(
     cfg: Any,
     run_dir: Path,
@@ -179,7 +186,7 @@ def standard_handlers(
             handlers.append(Checkpointer(run_dir, cfg.train.keep_checkpoints, save=False))
         return handlers
     handlers += [
-        Progress(cfg.train.log_every, live=live, headline=metric),
+        Progress(cfg.train.log_every, live=live, headline=_headline(cfg), monitored=metric),
         MetricsLog(run_dir / "metrics.jsonl", cfg.train.log_every),
         Checkpointer(run_dir, cfg.train.keep_checkpoints, elapsed, training.techniques),
     ]
