@@ -73,7 +73,7 @@ def test_evaluate_without_save_writes_nothing(
     assert _listing(run_dir) == before
 
 
-def test_run_evaluate_writes_only_with_save(run_dir: Path, tiny_csv: Path) -> None:
+def test_run_evaluate_writes_only_with_save(run_dir: Path, tiny_csv: Path, tmp_path: Path) -> None:
     from transformers.utils import logging as hf_logging
 
     # The caller's own transformers settings: loading the model quietly must not change them.
@@ -84,6 +84,9 @@ def test_run_evaluate_writes_only_with_save(run_dir: Path, tiny_csv: Path) -> No
     assert result["eval_dir"] is None and _listing(run_dir) == before
     assert hf_logging.is_progress_bar_enabled()
     assert hf_logging.get_verbosity() == hf_logging.INFO
+    elsewhere = Run(run_dir).evaluate(tiny_csv, output=str(tmp_path / "o"))
+    assert (tmp_path / "o" / "metrics.json").is_file() and _listing(run_dir) == before
+    assert elsewhere["eval_dir"] == str(tmp_path / "o")
     saved = Run(run_dir).evaluate(tiny_csv, save=True)
     metrics = json.loads((run_dir / "eval" / "topics" / "metrics.json").read_text())
     assert saved["eval_dir"] == str(run_dir / "eval" / "topics")

@@ -248,7 +248,9 @@ def evaluate_model(
     temperature = result["calibration"]["temperature"]
     calibrated = apply_temperature(probs, temperature) if temperature else None
     _review_and_attack(result, model, split, data, probs, names, opts, log)
-    out = opts.output if opts.output is not None else (run / "eval" / name if opts.save else None)
+    out = run / "eval" / name if opts.save else None
+    if opts.output is not None:
+        out = Path(opts.output)
     result["eval_dir"] = None if out is None else str(out)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
