@@ -67,7 +67,9 @@ class Run:
         ]  # fmt: skip
 
     def evaluate(self, source: str | Path, **options: Any) -> dict[str, Any]:
-        """`pretune evaluate RUN data=SOURCE`: the metrics on another labelled set."""
+        """`pretune evaluate RUN data=SOURCE`: the metrics on another labelled set. Writes
+        nothing unless asked: `save=True` writes into the run (eval/<name>/), `output=DIR`
+        into DIR; other options as on the command line (`calibrate=True`, ...)."""
         from pretune.recipes.evaluate import EvalOptions, evaluate_run
 
         return evaluate_run(self.path, EvalOptions(data=str(source), **options), log=_quiet)

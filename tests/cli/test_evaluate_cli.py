@@ -21,7 +21,9 @@ from pretune.recipes.finetune import run_finetune
 @pytest.fixture(scope="module")
 def run(tiny_csv, tiny_bert, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("eval-runs")
-    cfg = load_config(None, tiny_overrides(tiny_csv, tiny_bert, out, "name=e", "train.epochs=4"))
+    # 30 validation rows: enough for calibrate=true (pretune.tasks.result_checks.MIN_EVAL_ROWS).
+    cfg = load_config(None, tiny_overrides(tiny_csv, tiny_bert, out, "name=e", "train.epochs=4",
+                                           "data.val_fraction=0.2"))  # fmt: skip
     return run_finetune(cfg, log=lambda _: None, live_progress=False)
 
 
@@ -66,7 +68,7 @@ def test_summary_has_every_evaluation_section(run):
 
 
 def test_evaluate_own_test_split_reproduces_the_summary(run, capsys):
-    assert main(["evaluate", run["run_dir"], "calibrate=true"]) == 0
+    assert main(["evaluate", run["run_dir"], "calibrate=true", "--save"]) == 0
     assert "accuracy" in capsys.readouterr().out
     folder = Path(run["run_dir"]) / "eval" / "test"
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -97,7 +99,7 @@ def test_cross_domain_matches_labels_by_name_and_counts_unknown(run, tmp_path, c
     rows += [("what a lovely recipe for soup", "food"), ("bake the bread slowly", "food")]
     data = write_csv(tmp_path / "other.csv", rows, header=("body", "topic"))
     code = main(["evaluate", run["run_dir"], f"data={data}", "text_column=body",
-                 "label_column=topic", "name=other"])  # fmt: skip
+                 "label_column=topic", "name=other", "--save"])  # fmt: skip
     assert code == 0
     assert "food" in capsys.readouterr().err
     metrics = json.loads((Path(run["run_dir"]) / "eval/other/metrics.json").read_text())
@@ -120,13 +122,15 @@ def test_export_then_human_review(run, tmp_path, capsys):
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    assert main(["evaluate", run["run_dir"], f"human={review}", "name=reviewed"]) == 0
+    assert main(["evaluate", run["run_dir"], f"human={review}", "name=reviewed", "--save"]) == 0
     human = json.loads((Path(run["run_dir"]) / "eval/reviewed/metrics.json").read_text())["human"]
     assert human["reviewed"] == 5 and human["model_human_agreement"] == pytest.approx(0.8)
 
 
 def test_attack_runs_or_says_it_is_unavailable(run, capsys):
-    code = main(["evaluate", run["run_dir"], "attack=fgsm", "epsilon=0.5", "name=attacked"])
+    code = main(
+        ["evaluate", run["run_dir"], "--save", "attack=fgsm", "epsilon=0.5", "name=attacked"]
+    )
     if importlib.util.find_spec("pretune.evaluate.robustness") is None:
         assert code == 2
         assert "adversarial evaluation is not available" in capsys.readouterr().err

@@ -94,9 +94,15 @@ def test_influential_words_average_per_class():
 @pytest.mark.slow
 def test_explain_run_writes_page(tiny_run, tmp_path):
     out = tmp_path / "page.html"
-    path = explain_run(tiny_run, [TEXT], ["ig", "lime"], output=out, global_=True, limit=30,
-                       ig_texts=6, log=lambda _: None)  # fmt: skip
-    html = path.read_text()
+    found = explain_run(tiny_run, [TEXT], ["ig", "lime"], output=out, global_=True, limit=30,
+                        ig_texts=6, log=lambda _: None)  # fmt: skip
+    assert found.page == out
+    (item,) = found.texts
+    probs = load_explainer(tiny_run).probs([TEXT])[0]
+    assert item["probability"] == pytest.approx(float(probs.max()), abs=1e-6)
+    ig = item["top_words"]["ig"]
+    assert len(ig) == 5 and [abs(s) for _, s in ig] == sorted((abs(s) for _, s in ig), reverse=True)
+    html = out.read_text()
     assert 'class="tok"' in html and "data:image/png;base64," in html
     assert "Integrated gradients" in html and "LIME" in html and "fidelity" in html
     assert (tmp_path / "explain.json").is_file()
@@ -111,7 +117,8 @@ def test_page_renders_in_headless_chromium(tiny_run, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("chromium not installed (apt-get install -y chromium)")
-    page = explain_run(tiny_run, [TEXT], ["ig"], output=tmp_path / "index.html", log=lambda _: None)
+    page = explain_run(tiny_run, [TEXT], ["ig"], output=tmp_path / "index.html",
+                       log=lambda _: None).page  # fmt: skip
     shot = tmp_path / "shot.png"
     cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",

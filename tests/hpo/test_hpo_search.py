@@ -111,3 +111,30 @@ def test_two_workers_share_one_sqlite_study(tiny_csv, tiny_bert, tmp_path):
     assert 3 <= len(rows) <= 4
     assert sorted(int(r["trial"]) for r in rows) == list(range(len(rows)))
     assert all(r["state"] == "complete" for r in rows)
+
+
+def _scored_search(tmp_path: Path, trials: int, score) -> tuple:
+    """A search whose trials score `score(cfg)` (a stand-in for run_finetune: fast)."""
+
+    def fake_run(cfg, log, live_progress, extra_handlers):
+        return {"best_validation": {"value": score(cfg)}, "test": {}}
+
+    base = load_config(None, [f"output_dir={tmp_path}", "name=s"])
+    spec = _spec(tmp_path, trials, sampler="random", pruner="none")
+    study = run_search(base, spec, log=lambda _: None, train_fn=fake_run)
+    return write_results(study, base, spec.search_dir), spec.search_dir
+
+
+def test_no_importances_from_too_few_trials_and_the_reason_is_given(tmp_path):
+    written, folder = _scored_search(tmp_path, 2, lambda cfg: 0.5)  # two trials that tie
+    assert written["importances"] == {}
+    assert "2 completed trial(s)" in written["importances_note"]
+    assert (folder / "importances.json").read_text().strip() == "{}"
+    assert "not estimated from 2 completed trial(s)" in (folder / "search.html").read_text()
+
+
+def test_importances_from_enough_trials(tmp_path):
+    written, _ = _scored_search(tmp_path, 6, lambda cfg: cfg.train.lr)
+    assert written["importances_note"] is None
+    assert set(written["importances"]) == set(SPACE)
+    assert sum(written["importances"].values()) == pytest.approx(1.0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from pretune.catalog import RECIPES, load_recipe_config
 from pretune.catalog import recipe as catalog_entry
 from pretune.config import describe_fields, reads_recorded
 from pretune.report.model_card import card_metrics
-from pretune.train.callbacks import LOWER_IS_BETTER
+from pretune.train.callbacks import BestModelKeeper
 from recipe_setups import NO_SESSION_SETUPS, SETUPS, TinyFiles
 
 STEPS = ("train.max_steps=4", "train.checkpoint_every=2", "train.eval_every=2",
@@ -157,18 +158,20 @@ def test_interrupted_after_a_checkpoint_resumes_bit_identical(
         assert _records(run, split) == _records(whole, split), split
 
 
-def _expected_stop(values: list[float], steps: list[int], lower: bool, patience: int) -> int:
+def _expected_stop(evaluations: list[dict[str, Any]], metric: str, patience: int) -> int:
     """The step early stopping must stop at, from the evaluations it saw (the last one when
-    it never runs out of patience)."""
-    best, waited = None, 0
-    for value, step in zip(values, steps, strict=True):
-        if best is None or (value < best if lower else value > best):
-            best, waited = value, 0
-        else:
-            waited += 1
-            if waited >= patience:
-                return step
-    return steps[-1]
+    it never runs out of patience): a tie on the metric improves when the loss is lower."""
+    keeper = BestModelKeeper(Path("unused"), metric, save=False)
+    best = SimpleNamespace(best_metric=None, best_loss=None)
+    waited = 0
+    for record in evaluations:
+        verdict = keeper.verdict(record[metric], record.get("loss"), best)  # type: ignore[arg-type]
+        waited = 0 if verdict == "better" else waited + 1
+        if verdict != "worse":
+            best.best_metric, best.best_loss = record[metric], record.get("loss")
+        if waited >= patience:
+            return record["step"]
+    return evaluations[-1]["step"]
 
 
 @pytest.mark.parametrize("setup", SETUPS)
@@ -184,9 +187,8 @@ def test_early_stopping_stops_when_validation_stops_improving(
     summary = _run(recipe, overrides)
     metric = load_recipe_config(recipe, None, overrides).eval.metric
     evaluations = _records(tmp_path / "run", "validation")
-    values, steps = [r[metric] for r in evaluations], [r["step"] for r in evaluations]
-    expected = _expected_stop(values, steps, metric in LOWER_IS_BETTER, patience=1)
-    assert summary["steps"] == expected, (steps, values)
+    expected = _expected_stop(evaluations, metric, patience=1)
+    assert summary["steps"] == expected, evaluations
 
 
 # Keys read only on a branch that no tiny setup takes, with the branch.

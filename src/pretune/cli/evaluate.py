@@ -1,5 +1,5 @@
 """`pretune evaluate RUN [data=SOURCE] [name=..] [calibrate=true] [export=..] [human=..]
-[attack=fgsm|pgd]`."""
+[attack=fgsm|pgd] [--save | output=DIR]`: prints the metrics; writes files only when asked."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ __all__ = ["parse_options", "print_evaluation", "register"]
 _HELP = """options (key=value):
   data=SOURCE          labelled source to evaluate on (default: the run's own test split)
   text_column=NAME     its text column      label_column=NAME   its label column
-  name=NAME            eval/<name>/ folder (default: test, or the source's name)
+  name=NAME            eval/<name>/ folder with --save (default: test, or the source's name)
+  output=DIR           write metrics.json and predictions.jsonl into DIR (not the run)
   calibrate=true       fit a temperature on the run's validation split; ECE before and after
   export=review.csv    write a random sample of predictions for people to label (sample=100)
   human=review.csv     read the labelled review file back: agreement with the model
@@ -33,12 +34,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("run", type=Path, help="a finished run folder")
-    parser.add_argument("options", nargs="*", help="key=value options (see below)")
+    # REMAINDER: `--save` may come anywhere among the key=value items (argparse alone refuses
+    # items after a flag that follows a `*` positional).
+    parser.add_argument("options", nargs=argparse.REMAINDER, help="key=value options (see below)")
+    parser.add_argument(
+        "--save", action="store_true",
+        help="write metrics.json and predictions.jsonl into the run (RUN/eval/NAME/)",
+    )  # fmt: skip
     parser.set_defaults(handler=run)
 
 
 def _convert(key: str, raw: str, default: Any) -> Any:
-    if key in ("export", "human"):
+    if key in ("export", "human", "output"):
         return Path(raw)
     if isinstance(default, bool):
         if raw.lower() not in ("true", "false"):
@@ -107,13 +114,19 @@ def print_evaluation(result: dict[str, Any]) -> None:
                 table.add_row(f"attack {key}", str(value))
     console = Console()
     console.print(table)
-    console.print(f"wrote {result['eval_dir']}/metrics.json and predictions.jsonl")
+    if result["eval_dir"] is None:
+        console.print("nothing written; --save writes RUN/eval/NAME/, output=DIR elsewhere")
+    else:
+        console.print(f"wrote {result['eval_dir']}/metrics.json and predictions.jsonl")
 
 
 def run(args: argparse.Namespace) -> int:
     from pretune.cli.common import log_line
     from pretune.recipes.evaluate import evaluate_run
 
-    result = evaluate_run(args.run, parse_options(args.options), log=log_line)
+    items = list(args.options)
+    options = parse_options([item for item in items if item != "--save"])
+    options.save = options.save or args.save or "--save" in items
+    result = evaluate_run(args.run, options, log=log_line)
     print_evaluation(result)
     return 0

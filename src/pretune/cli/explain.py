@@ -1,20 +1,27 @@
-"""`pretune explain RUN text="..." | file=TEXTS.txt [method=ig|shap|lime|all] [global=true]`.
+"""`pretune explain RUN text="..." | file=TEXTS.txt [method=ig|shap|lime|all] [global=true]
+[--save | output=PAGE.html]`.
 
-Writes one self-contained page, `RUN/explain/index.html` (or `output=`): coloured word
-attributions per method, attention maps per layer and head, attention rollout, and with
-`global=true` the extracted rules and the most influential words per class (`data=` picks the
-texts; default the run's own validation and test rows).
+Prints, for each text, the predicted label, its probability and the words that drove it (per
+method). The run folder is left as it is unless `--save` is given: then one self-contained
+page is written to `RUN/explain/index.html` and the run's report links it (`output=` writes
+the page elsewhere): coloured word attributions per method, attention maps per layer and head,
+attention rollout, and with `global=true` the extracted rules and the most influential words
+per class (`data=` picks the texts; default the run's own validation and test rows).
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pretune.cli.common import log_line
 from pretune.errors import ConfigError
 
-__all__ = ["parse_explain_args", "register"]
+if TYPE_CHECKING:
+    from pretune.explain.run import Explanation
+
+__all__ = ["parse_explain_args", "print_explanation", "register"]
 
 KEYS = ("text", "file", "method", "output", "global", "data", "limit", "ig_texts")
 
@@ -24,7 +31,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("explain", help=text, description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("run_dir", type=Path, help="a finished run folder")
-    parser.add_argument("args", nargs="*", help="text=, file=, method=, global=, data=, output=")
+    # REMAINDER: `--save` may come anywhere among the key=value items (argparse alone refuses
+    # items after a flag that follows a `*` positional).
+    parser.add_argument("args", nargs=argparse.REMAINDER,
+                        help="text=, file=, method=, global=, data=, output=")  # fmt: skip
+    parser.add_argument(
+        "--save", action="store_true",
+        help="write the page into the run (RUN/explain/index.html) and link it from its report",
+    )  # fmt: skip
     parser.set_defaults(handler=run)
 
 
@@ -55,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
     from pretune.explain.attributions import METHODS
     from pretune.explain.run import explain_run
 
-    settings = parse_explain_args(list(args.args))
+    items = list(args.args)
+    settings = parse_explain_args([item for item in items if item != "--save"])
+    save = args.save or "--save" in items
     texts = list(settings["text"])
     if "file" in settings:
         path = Path(str(settings["file"]))
@@ -68,10 +84,25 @@ def run(args: argparse.Namespace) -> int:
     methods = list(METHODS) if method == "all" else method.split(",")
     glob = str(settings.get("global", "false")).lower() in ("1", "true", "yes")
     limit, ig_texts = _int(settings, "limit", 200), _int(settings, "ig_texts", 60)
-    path = explain_run(
+    explanation = explain_run(
         args.run_dir, texts, methods,
-        output=Path(str(settings["output"])) if "output" in settings else None,
+        output=Path(str(settings["output"])) if "output" in settings else None, save=save,
         global_=glob, data=settings.get("data"), limit=limit, ig_texts=ig_texts, log=log_line,  # type: ignore[arg-type]
     )  # fmt: skip
-    print(f"explanations: {path}")
+    print_explanation(explanation)
     return 0
+
+
+def print_explanation(explanation: Explanation) -> None:
+    """Per text: the predicted label and probability, then the top words of each method."""
+    for item in explanation.texts:
+        text = item["text"]
+        print(text if len(text) <= 100 else f"{text[:97]}...")
+        print(f"  predicted {item['predicted']} (probability {item['probability']:.4f})")
+        for method, words in item["top_words"].items():
+            shown = ", ".join(f"{word} {score:+.3g}" for word, score in words)
+            print(f"  {method} top words: {shown}")
+    if explanation.page is None:
+        print("nothing written; --save writes the page into the run, output=PAGE.html elsewhere")
+    else:
+        print(f"explanations: {explanation.page}")

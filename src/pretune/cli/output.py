@@ -48,7 +48,7 @@ Block = str | Table  # one line of text, or a table
 
 def fmt(value: Any) -> str:
     """One cell: floats to 4 significant digits (whole from 1000 up), {"mean", "std"} as
-    "mean ± std", None as -."""
+    "mean ± std" (std None: the mean alone), None as -."""
     if isinstance(value, bool) or value is None:
         return {True: "yes", False: "no", None: "-"}[value]
     if isinstance(value, float):
@@ -56,7 +56,9 @@ def fmt(value: Any) -> str:
             return f"{value:.0f}"  # 25481, not 2.548e+04
         return f"{value:.4g}"
     if isinstance(value, Mapping) and {"mean", "std"} <= set(value):
-        return f"{value['mean']:.4f} ± {value['std']:.4f}"
+        # std is None after a single draw: no spread was measured, so none is shown.
+        spread = "" if value["std"] is None else f" ± {value['std']:.4f}"
+        return f"{value['mean']:.4f}{spread}"
     if isinstance(value, list | tuple) and all(isinstance(v, int | float) for v in value):
         return ", ".join(fmt(v) for v in value)
     return str(value)

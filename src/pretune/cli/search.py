@@ -115,6 +115,7 @@ def _search_result(study: Any, metric: str, written: dict, search_dir: Path) -> 
         "metric": metric,
         "trials": [dict(zip(headers, row, strict=True)) for row in rows],
         "importances": written["importances"],
+        "importances_note": written.get("importances_note"),
         "best": None if best is None else {"trial": best.number, "value": best.value,
                                            "config": str(search_dir / "best.yaml")},
         "report": str(search_dir / "search.html"),
@@ -127,6 +128,8 @@ def _search_blocks(result: dict[str, Any]) -> list[Block]:
     if result["importances"]:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in result["importances"].items())
         blocks.append(f"importances: {shown}")
+    elif result.get("importances_note"):
+        blocks.append(f"importances: {result['importances_note']}")
     if result["best"]:
         best = result["best"]
         blocks.append(f"best: trial {best['trial']}, {result['metric']}={best['value']:.4f}")

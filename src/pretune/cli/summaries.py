@@ -42,14 +42,18 @@ def _confusion(summary: dict[str, Any]) -> list[Block]:
     return [table]
 
 
-def _section_table(path: tuple[str, ...], title: str, keys: tuple[str, ...] | None = None):
-    """A table of the mapping at `summary[path[0]][path[1]]...` (one row per entry)."""
+def _section_table(
+    path: tuple[str, ...], title: str | Callable[..., str], keys: tuple[str, ...] | None = None
+):
+    """A table of the mapping at `summary[path[0]][path[1]]...` (one row per entry); `title`
+    is formatted with the summary's fields (or called with them)."""
 
     def build(summary: dict[str, Any]) -> list[Block]:
         rows: Any = summary
         for key in path:
             rows = (rows or {}).get(key)
-        return [mapping_table(title.format(**summary), rows, keys)] if rows else []
+        text = title(**summary) if callable(title) else title.format(**summary)
+        return [mapping_table(text, rows, keys)] if rows else []
 
     return build
 
@@ -104,6 +108,10 @@ def _rl(summary: dict[str, Any]) -> list[Block]:
     return [mapping_table(f"reward and KL (max KL {kl['max']:.4f})", rows, ("reward", "kl"))]
 
 
+def _fewshot_title(shots: int, draws: int, **_: Any) -> str:
+    return f"{shots} shots per class, {draws} draw{'' if draws == 1 else 's'}"
+
+
 _RESULTS = ("accuracy", "macro_f1")
 # recipe -> what follows the headline line
 TABLES: dict[str, tuple[Callable[[dict[str, Any]], list[Block]], ...]] = {
@@ -114,7 +122,7 @@ TABLES: dict[str, tuple[Callable[[dict[str, Any]], list[Block]], ...]] = {
     "multitask": (_tasks,),
     "distill": (_distill,),
     "rl": (_rl,),
-    "fewshot": (_section_table(("results",), "{shots} shots per class, {draws} draws", _RESULTS),),
+    "fewshot": (_section_table(("results",), _fewshot_title, _RESULTS),),
     "metalearn": (_section_table(("results",), "held-out {ways_test}-way {shots}-shot", _RESULTS),),
     "zeroshot": (_section_table(("results",), "zero-shot, {test_rows} test rows", _RESULTS),),
 }

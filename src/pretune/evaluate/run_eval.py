@@ -2,7 +2,10 @@
 
     eval data (the run's test split, or data=<source>) -> match labels by name -> probabilities
     -> metrics, curves, calibration, errors [-> human review, attack]
-    -> <run>/eval/<name>/{metrics.json, predictions.jsonl}
+    [-> with save: <run>/eval/<name>/, with output: <output>/ {metrics.json, predictions.jsonl}]
+
+Reading a run never changes it unless asked: without `save` nothing is written into the run
+folder.
 
 Cross-domain data may carry labels the model never saw: those rows are counted per label and
 left out of the metrics, never a crash. Opening the run is the caller's (`pretune.runs`); the
@@ -32,6 +35,7 @@ from pretune.evaluate.calibration import apply_temperature
 from pretune.evaluate.human import export_review, human_agreement, read_review
 from pretune.files import write_json_atomic
 from pretune.metrics.classification import StreamingClassificationMetrics
+from pretune.tasks.result_checks import MIN_EVAL_ROWS
 
 __all__ = ["EvalOptions", "SplitOf", "evaluate_model", "match_labels", "write_predictions"]
 
@@ -54,6 +58,8 @@ class EvalOptions:
     epsilon: float = 0.01
     steps: int = 5
     batch_size: int = 64
+    save: bool = False  # write metrics.json and predictions.jsonl into <run>/eval/<name>/
+    output: Path | None = None  # ... or into this folder
 
 
 @dataclass
@@ -126,6 +132,12 @@ def _validation_probs(cfg: RunConfig, model, tokenizer, names, opts, device, spl
         raise DataError("calibrate=true needs the run's validation split, but it has none")
     ids, _ = match_labels(list(validation["label"][:]), names)
     keep = [i for i, label in enumerate(ids) if label is not None]
+    if len(keep) < MIN_EVAL_ROWS:  # a temperature fitted to a few rows follows those rows
+        raise DataError(
+            f"calibrate=true: the run's validation split has {len(keep)} labelled rows, fewer "
+            f"than the {MIN_EVAL_ROWS} a temperature needs (fitted to fewer, it follows those few "
+            "rows); run without calibrate=, or train with more validation data"
+        )
     texts = list(validation["text"][:])
     split = encode_split(
         tokenizer, [texts[i] for i in keep], max_length=cfg.model.max_length,
@@ -208,8 +220,9 @@ def evaluate_model(
     split_of: SplitOf,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Evaluate a run's loaded classifier; writes `<run>/eval/<name>/metrics.json` and
-    `predictions.jsonl`, returns the metrics dict (with ``"eval_dir"``)."""
+    """Evaluate a run's loaded classifier; returns the metrics dict (with ``"eval_dir"``: where
+    `metrics.json` and `predictions.jsonl` were written, `<run>/eval/<name>/` with
+    `opts.save`, `opts.output` when given, else None: nothing written)."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device).eval()
     data = _eval_data(cfg, opts, names, split_of)
@@ -235,9 +248,12 @@ def evaluate_model(
     temperature = result["calibration"]["temperature"]
     calibrated = apply_temperature(probs, temperature) if temperature else None
     _review_and_attack(result, model, split, data, probs, names, opts, log)
-    out = run / "eval" / name
-    out.mkdir(parents=True, exist_ok=True)
-    write_predictions(out / "predictions.jsonl", data, probs, names, calibrated)
-    write_json_atomic(out / "metrics.json", result)
-    result["eval_dir"] = str(out)
+    out = run / "eval" / name if opts.save else None
+    if opts.output is not None:
+        out = Path(opts.output)
+    result["eval_dir"] = None if out is None else str(out)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_predictions(out / "predictions.jsonl", data, probs, names, calibrated)
+        write_json_atomic(out / "metrics.json", result)
     return result

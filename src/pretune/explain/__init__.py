@@ -1,6 +1,7 @@
 """Explain a classifier: word attributions (IG, SHAP, LIME), attention, global rules.
 
-See docs/explain.md; `pretune explain RUN text="..."` writes `RUN/explain/index.html`.
+See docs/explain.md; `pretune explain RUN text="..."` prints each prediction and its top words;
+with `--save` it writes `RUN/explain/index.html`.
 """
 
 from pretune.explain.attributions import METHODS, Attribution, Explainer

@@ -1,8 +1,13 @@
-"""`explain_run`: load a finished run's model, explain texts, write `<run>/explain/index.html`."""
+"""`explain_run`: load a finished run's model and explain texts.
+
+Reading a run never changes it unless asked: the page is written only to `output=` or, with
+`save=True`, into `<run>/explain/index.html` (and the run's report is rewritten to link it).
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +22,16 @@ from pretune.report import try_write_report
 from pretune.runs import load_run_model, run_config, run_config_path, run_split
 
 __all__ = [
+    "Explanation",
     "explain_run",
     "explain_texts",
     "global_explanation",
     "global_texts",
     "load_explainer",
+    "top_words",
 ]
+
+TOP_WORDS = 5  # words shown per method in the terminal: enough to see what drove a prediction
 
 
 def load_explainer(run_dir: Path) -> Explainer:
@@ -129,6 +138,36 @@ def _write_numbers(path: Path, items: list[dict[str, Any]], glob: dict | None) -
     path.write_text(json.dumps(numbers, indent=2), encoding="utf-8")
 
 
+def top_words(attribution: Any, k: int = TOP_WORDS) -> list[tuple[str, float]]:
+    """The `k` words with the largest attributions (by size; the sign says which way)."""
+    pairs = zip(attribution.words, attribution.scores, strict=False)
+    return sorted(pairs, key=lambda pair: -abs(pair[1]))[:k]
+
+
+@dataclass
+class Explanation:
+    """What `explain_run` found: per text the prediction and its top words per method; the
+    page it wrote (None when it wrote none)."""
+
+    texts: list[dict[str, Any]]
+    page: Path | None
+
+
+def _summary(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "text": item["text"],
+        "predicted": item["predicted"],
+        "probability": item["probs"][item["predicted"]],
+        "top_words": {a.method: top_words(a) for a in item["attributions"]},
+    }
+
+
+def _page_path(run_dir: Path, output: Path | None, save: bool) -> Path | None:
+    if output is not None:
+        return Path(output)
+    return run_dir / "explain" / "index.html" if save else None
+
+
 @leaves_process_as_found()
 def explain_run(
     run_dir: Path,
@@ -136,41 +175,42 @@ def explain_run(
     methods: list[str],
     *,
     output: Path | None = None,
+    save: bool = False,
     global_: bool = False,
     data: str | None = None,
     limit: int = 200,
     ig_texts: int = 60,
     log: Any = print,
-) -> Path:
-    """Explain `texts` (and optionally the model as a whole) and write the HTML page.
+) -> Explanation:
+    """Explain `texts` (and optionally the model as a whole); write the HTML page when asked.
 
     Args:
-        run_dir: a finished fine-tuning run.
+        run_dir: a finished fine-tuning run (read only, unless `save`).
         texts: texts to explain one by one (may be empty when `global_`).
         methods: subset of ig, shap, lime.
-        output: the page path (default `<run_dir>/explain/index.html`).
+        output: write the page (and `explain.json` beside it) to this path.
+        save: write the page into the run, `<run_dir>/explain/index.html`, and rewrite the
+            run's report so that it links the page.
         global_: also extract rules and per-class influential words.
         data: texts for the global part (default: the run's validation + test rows).
         limit: at most this many texts for the global part (rules).
         ig_texts: how many of those get IG for the influential words (IG is the slow part).
         log: progress messages.
-
-    Returns:
-        The path written.
     """
     _check_request(texts, methods, global_)
-    explainer = load_explainer(Path(run_dir))
+    run_dir = Path(run_dir)
+    explainer = load_explainer(run_dir)
+    path = _page_path(run_dir, output, save)
     log(f"explaining {len(texts)} text(s) with {', '.join(methods)}")
-    items = explain_texts(explainer, texts, methods)
+    # Attention maps only go on the page: without one they are not computed.
+    items = explain_texts(explainer, texts, methods, attention=path is not None)
     glob = None
     if global_:
-        glob = global_explanation(
-            explainer, global_texts(Path(run_dir), data, limit), ig_texts, log
-        )
-    path = Path(output) if output else Path(run_dir) / "explain" / "index.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_page(Path(run_dir).name, items, glob), encoding="utf-8")
-    _write_numbers(path.parent / "explain.json", items, glob)
-    if (Path(run_dir) / "summary.json").is_file():  # link the page from the run's report
-        try_write_report(Path(run_dir), log)
-    return path
+        glob = global_explanation(explainer, global_texts(run_dir, data, limit), ig_texts, log)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_page(run_dir.name, items, glob), encoding="utf-8")
+        _write_numbers(path.parent / "explain.json", items, glob)
+        if save and (run_dir / "summary.json").is_file():  # link the page from the report
+            try_write_report(run_dir, log)
+    return Explanation([_summary(item) for item in items], path)

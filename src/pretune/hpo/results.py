@@ -21,6 +21,7 @@ from pretune.report.plots import figure_png, new_figure
 
 __all__ = [
     "format_table",
+    "importance_note",
     "importances",
     "trial_rows",
     "write_best_config",
@@ -76,12 +77,34 @@ def write_trials_csv(path: Path, headers: list[str], rows: list[list[Any]]) -> N
         writer.writerows([["" if v is None else v for v in r] for r in rows])
 
 
-def importances(study: Any) -> dict[str, float]:
-    """Parameter importances (Optuna's default evaluator); empty when too few trials."""
+# Importances are fitted to the completed trials (Optuna's fANOVA): with fewer than this many
+# they split evenly or follow noise (two tied trials gave 0.5 / 0.5), so none are reported.
+MIN_TRIALS_FOR_IMPORTANCES = 5
+
+
+def importance_note(study: Any) -> str | None:
+    """Why the study's parameter importances are not estimated; None when they are."""
     import optuna
 
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if len(completed) < 2 or not any(t.params for t in completed):
+    if not any(t.params for t in completed):
+        return "not estimated: no completed trial with searched parameters"
+    if len(completed) < MIN_TRIALS_FOR_IMPORTANCES:
+        return (
+            f"not estimated from {len(completed)} completed trial(s): they need at least "
+            f"{MIN_TRIALS_FOR_IMPORTANCES} (with fewer they split evenly or follow noise)"
+        )
+    if len({t.value for t in completed}) == 1:
+        return "not estimated: every completed trial scored the same"
+    return None
+
+
+def importances(study: Any) -> dict[str, float]:
+    """Parameter importances (Optuna's default evaluator); empty when `importance_note`
+    says why they cannot be estimated."""
+    import optuna
+
+    if importance_note(study) is not None:
         return {}
     try:
         with warnings.catch_warnings():  # "importances will be equal" on flat studies
@@ -223,7 +246,7 @@ def render_search(study: Any, metric: str, best_cfg: RunConfig | None) -> str:
             section("best", "Best trial", best_html or "<p>No completed trial yet.</p>"),
             section("plots", "History, parallel coordinates, importance", plots),
             section("importance", "Parameter importances",
-                    imp if scores else "<p>Too few completed trials to estimate.</p>"),
+                    imp if scores else f"<p>{esc(importance_note(study) or 'none')}.</p>"),
             section("trials", "Trials", table(headers, rows)),
         ]
     )  # fmt: skip
@@ -243,4 +266,5 @@ def write_results(study: Any, base: RunConfig, search_dir: Path) -> dict[str, An
     write_json_atomic(search_dir / "importances.json", scores)
     html = render_search(study, base.eval.metric, best_cfg)
     (search_dir / "search.html").write_text(html, encoding="utf-8")
-    return {"table": format_table(headers, rows), "importances": scores, "best": best_cfg}
+    return {"table": format_table(headers, rows), "importances": scores,
+            "importances_note": importance_note(study), "best": best_cfg}  # fmt: skip

@@ -27,6 +27,7 @@ from pretune.files import write_json_atomic
 from pretune.models.load import quiet_transformers
 from pretune.process_state import leaves_process_as_found
 from pretune.report import try_write_model_card, try_write_report
+from pretune.tasks.result_checks import run_warnings
 from pretune.train.run_folder import environment, open_run_for_resume
 from pretune.train.session import RunOptions, Session, Trained
 from pretune.train.setup import set_determinism
@@ -118,6 +119,11 @@ def _finish(session: Session, body_summary: dict[str, Any]) -> dict[str, Any]:
             summary[key] = {**summary[key], **value}
         else:
             summary[key] = value
+    warnings = run_warnings(summary)  # too few rows, a headline metric at its floor
+    if warnings:
+        summary["warnings"] = warnings
+        for warning in warnings:
+            session.log(f"warning: {warning}")
     run_dir = session.run_dir
     empty = run_dir / "checkpoints"  # a recipe that trains nothing through the loop keeps none
     if empty.is_dir() and not any(empty.iterdir()):

@@ -16,8 +16,9 @@ __all__ = ["EvalOptions", "evaluate_run"]
 
 @leaves_process_as_found()
 def evaluate_run(run: Path, opts: EvalOptions, log: Callable[[str], None] = print) -> dict:
-    """Evaluate `run`; writes eval/<name>/metrics.json and predictions.jsonl, returns the
-    metrics dict (with ``"eval_dir"``)."""
+    """Evaluate `run`; returns the metrics dict. Writes metrics.json and predictions.jsonl
+    only when asked (`opts.save`: into eval/<name>/; `opts.output`: there); ``"eval_dir"``
+    says where (None: nothing written)."""
     run = Path(run)
     if not (run / "config.yaml").is_file() or not (run / "model" / "config.json").is_file():
         raise CheckpointError(

@@ -31,7 +31,7 @@ from pretune.transfer.embed import load_encoder
 from pretune.transfer.fewshot import EpisodicProtonet, check_shots, draw_shots, score_draw
 from pretune.transfer.meta import adapt_and_predict
 from pretune.transfer.metalearn import meta_train
-from pretune.transfer.results import aggregate
+from pretune.transfer.results import aggregate, draws_phrase
 
 __all__ = ["run_fewshot"]
 
@@ -93,7 +93,8 @@ def run_fewshot(cfg: Any, session: Session) -> dict[str, Any]:
     run_dir = session.run_dir
     log(
         f"fewshot {cfg.method}: {cfg.shots} shots x {len(corpus.label_names)} classes, "
-        f"{cfg.draws} draws, test {len(corpus.test)} rows, max_length {cfg.model.max_length}"
+        f"{draws_phrase(cfg.draws)}, test {len(corpus.test)} rows, "
+        f"max_length {cfg.model.max_length}"
     )
     needs_frozen = cfg.method != "setfit" or cfg.baseline
     shots = [draw_shots(corpus.labels, corpus.pool, cfg.shots, draw_seed(cfg.seed, d))
@@ -114,7 +115,8 @@ def run_fewshot(cfg: Any, session: Session) -> dict[str, Any]:
     rows = [(f"{m} ({cfg.shots} shots)", stats) for m, stats in summary["results"].items()]
     notes = [
         "logreg: logistic regression on frozen mean-pooled embeddings, same draws and test rows.",
-        f"Draw k uses seed {cfg.seed}*1000+k; mean ± sample std over {cfg.draws} draws.",
+        f"Draw k uses seed {cfg.seed}*1000+k; mean ± sample std over {draws_phrase(cfg.draws)}"
+        + (" (one draw: no spread measured)." if cfg.draws == 1 else "."),
     ]
     write_transfer_page(run_dir, "fewshot", rows, notes)
     session.writes_own_report = True

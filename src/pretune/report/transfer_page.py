@@ -14,8 +14,9 @@ __all__ = ["write_transfer_page"]
 
 def _fmt(stat: Any) -> str:
     # A deterministic method (zero-shot) has one number, not mean ± std over draws.
-    if isinstance(stat, dict):
-        return f"{stat['mean']:.4f} ± {stat['std']:.4f}"
+    if isinstance(stat, dict):  # std is None for a single draw: no spread was measured
+        spread = "" if stat["std"] is None else f" ± {stat['std']:.4f}"
+        return f"{stat['mean']:.4f}{spread}"
     return f"{float(stat):.4f}"
 
 

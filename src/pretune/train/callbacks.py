@@ -161,7 +161,13 @@ LOWER_IS_BETTER = frozenset({"loss", "perplexity", "kl"})
 class BestModelKeeper:
     """Tracks the best validation metric, saves those weights, and stops after `patience`
     evaluations without improvement (when patience is set). `metric` in LOWER_IS_BETTER
-    improves downwards (a loss), any other upwards (accuracy, F1, reward)."""
+    improves downwards (a loss), any other upwards (accuracy, F1, reward).
+
+    A tie on the metric is broken by the validation loss (lower wins): accuracy often sits at
+    1.0 on a small validation split while the loss keeps falling, and keeping the first step
+    at 1.0 kept an under-trained model. On a full tie the later weights are kept (they trained
+    longer), but that does not count as an improvement for early stopping.
+    """
 
     def __init__(
         self, path: Path, metric: str, patience: int | None = None, save: bool = True
@@ -171,6 +177,18 @@ class BestModelKeeper:
         self.patience = patience
         self.save = save  # False on the non-main processes of a multi-process run
 
+    def verdict(self, value: float, loss: float | None, state: State) -> str:
+        """This evaluation against the best so far: "better", "tie" (metric and loss equal) or
+        "worse"."""
+        if state.best_metric is None:
+            return "better"
+        lower = self.metric in LOWER_IS_BETTER
+        if value != state.best_metric:
+            return "better" if (value < state.best_metric) == lower else "worse"
+        if loss is None or state.best_loss is None or loss == state.best_loss:
+            return "tie"
+        return "better" if loss < state.best_loss else "worse"
+
     def eval_end(self, state: State) -> None:
         value = state.eval_metrics.get(self.metric)
         if value is None:
@@ -178,13 +196,15 @@ class BestModelKeeper:
             raise ConfigError(
                 f"eval.metric='{self.metric}' is not computed; available: {available}"
             )
-        lower = self.metric in LOWER_IS_BETTER
-        improved = state.best_metric is None or (
-            value < state.best_metric if lower else value > state.best_metric
-        )
-        if improved:
-            state.best_metric, state.best_step = float(value), state.step
+        loss = state.eval_metrics.get("loss")
+        loss = float(loss) if isinstance(loss, int | float) else None
+        verdict = self.verdict(float(value), loss, state)
+        if verdict == "better":
             state.evals_without_improvement = 0
+        else:
+            state.evals_without_improvement += 1
+        if verdict != "worse":
+            state.best_metric, state.best_loss, state.best_step = float(value), loss, state.step
             from pretune.train.checkpoint import save_model_state
             from pretune.train.sharded import full_model_state, is_sharded
 
@@ -192,10 +212,8 @@ class BestModelKeeper:
                 weights = full_model_state(state.model)
                 if self.save:
                     save_model_state(self.path, weights)
-        else:
-            state.evals_without_improvement += 1
-            if self.patience is not None and state.evals_without_improvement >= self.patience:
-                state.should_stop = True
+        if self.patience is not None and state.evals_without_improvement >= self.patience:
+            state.should_stop = True
 
 
 class Progress:
@@ -208,10 +226,12 @@ class Progress:
         stream: TextIO | None = None,
         live: bool | None = None,
         headline: str = "accuracy",
+        monitored: str | None = None,
     ) -> None:
-        # The line shows the metric that picks the best weights, and the loss; the full set of
-        # metrics goes to metrics.jsonl.
-        self.shown = tuple(dict.fromkeys((headline, "loss")))
+        # The line shows the task's headline metric (never a proxy such as NER's token
+        # accuracy), the metric that picks the best weights when it is another, and the loss;
+        # the full set of metrics goes to metrics.jsonl.
+        self.shown = tuple(dict.fromkeys((headline, monitored or headline, "loss")))
         self.stream = stream or sys.stderr  # progress, like every message; stdout is for results
         self.live = self.stream.isatty() if live is None else live
         self.log_every = log_every

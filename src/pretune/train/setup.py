@@ -143,11 +143,19 @@ def resume_training(training: Training, run_dir: Path, command: str, log: Callab
     for technique in training.techniques:
         if technique.name in saved:
             technique.load_state_dict(saved[technique.name])
-    state.restore_cursor({k: trainer_state[k] for k in state.cursor()})
+    # A checkpoint written before a counter existed (best_loss) keeps that counter's default.
+    state.restore_cursor({k: trainer_state[k] for k in state.cursor() if k in trainer_state})
     if is_main_process():
         truncate_metrics_log(run_dir / "metrics.jsonl", state.step)
     log(f"resuming {run_dir} from {path.name} (step {state.step}/{state.total_steps})")
     return trainer_state
+
+
+def _headline(cfg: Any) -> str:
+    """The recipe's headline metric: the default of its `eval.metric` (entity F1 for NER,
+    exact match for QA, accuracy for classifiers), whatever metric this run monitors."""
+    field = type(cfg.eval).model_fields.get("metric")
+    return str(field.default) if field is not None else cfg.eval.metric
 
 
 def standard_handlers(
@@ -178,7 +186,7 @@ def standard_handlers(
             handlers.append(Checkpointer(run_dir, cfg.train.keep_checkpoints, save=False))
         return handlers
     handlers += [
-        Progress(cfg.train.log_every, live=live, headline=metric),
+        Progress(cfg.train.log_every, live=live, headline=_headline(cfg), monitored=metric),
         MetricsLog(run_dir / "metrics.jsonl", cfg.train.log_every),
         Checkpointer(run_dir, cfg.train.keep_checkpoints, elapsed, training.techniques),
     ]

@@ -37,6 +37,7 @@ class State:
     should_stop: bool = False
     eval_metrics: dict[str, Any] = field(default_factory=dict)
     best_metric: float | None = None
+    best_loss: float | None = None  # validation loss at best_step: breaks ties on the metric
     best_step: int | None = None
     evals_without_improvement: int = 0
 
@@ -53,6 +54,7 @@ class State:
             "examples_seen": self.examples_seen,
             "tokens_seen": self.tokens_seen,
             "best_metric": self.best_metric,
+            "best_loss": self.best_loss,
             "best_step": self.best_step,
             "evals_without_improvement": self.evals_without_improvement,
         }

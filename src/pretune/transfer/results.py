@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["aggregate", "scores"]
+__all__ = ["aggregate", "draws_phrase", "scores"]
 
 
 def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -20,11 +20,17 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     }
 
 
-def aggregate(per_draw: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
-    """{metric: {mean, std}} over draws (sample std; 0.0 for a single draw)."""
-    out = {}
+def aggregate(per_draw: Sequence[dict[str, float]]) -> dict[str, dict[str, float | None]]:
+    """{metric: {mean, std}} over draws (sample std). With a single draw `std` is None: one
+    draw measures no spread, and 0.0 would claim the result does not vary with the draw."""
+    out: dict[str, dict[str, float | None]] = {}
     for key in per_draw[0]:
         values = np.array([float(d[key]) for d in per_draw])
-        std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-        out[key] = {"mean": round(float(values.mean()), 4), "std": round(std, 4)}
+        std = round(float(values.std(ddof=1)), 4) if len(values) > 1 else None
+        out[key] = {"mean": round(float(values.mean()), 4), "std": std}
     return out
+
+
+def draws_phrase(count: int) -> str:
+    """`1 draw`, `5 draws`."""
+    return f"{count} draw{'' if count == 1 else 's'}"
