@@ -116,15 +116,20 @@ def torch_equal(a, b) -> bool:
 
 
 def test_one_draw_reports_no_spread_and_says_one_draw(capsys: pytest.CaptureFixture[str]) -> None:
-    from pretune.cli.summaries import print_fewshot_summary
+    from pretune.cli.summaries import print_run_summary
     from pretune.transfer.results import aggregate
 
     one = aggregate([{"accuracy": 0.9129, "macro_f1": 0.9}])
     assert one["accuracy"] == {"mean": 0.9129, "std": None}
     three = aggregate([{"accuracy": a} for a in (0.5, 0.7, 0.9)])
     assert three["accuracy"]["std"] == pytest.approx(np.std([0.5, 0.7, 0.9], ddof=1), abs=1e-4)
-    print_fewshot_summary({"shots": 8, "draws": 1, "results": {"logreg": one}, "run_dir": "r"})
-    line = capsys.readouterr().out.splitlines()[0]
-    assert "8 shots, 1 draw: accuracy 0.9129   macro-F1 0.9000" in line and "±" not in line
-    print_fewshot_summary({"shots": 8, "draws": 3, "results": {"logreg": three}, "run_dir": "r"})
-    assert "3 draws: accuracy 0.7000 ± 0.2000" in capsys.readouterr().out
+    print_run_summary(
+        "fewshot", {"shots": 8, "draws": 1, "results": {"logreg": one}, "run_dir": "r"}
+    )
+    out = capsys.readouterr().out
+    assert "8 shots per class, 1 draw" in out and "0.9129" in out and "±" not in out
+    print_run_summary(
+        "fewshot", {"shots": 8, "draws": 3, "results": {"logreg": three}, "run_dir": "r"}
+    )
+    out = capsys.readouterr().out
+    assert "3 draws" in out and "0.7000 ± 0.2000" in out
