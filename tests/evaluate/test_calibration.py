@@ -79,3 +79,12 @@ def test_calibration_section_fits_on_validation_only():
         "ece_after": None,
         "temperature": None,
     }
+
+
+def test_no_temperature_from_too_few_validation_rows():
+    val_probs, val_labels = _overconfident(seed=1)
+    test_probs, test_labels = _overconfident(seed=2)
+    few = calibration_section(test_probs, test_labels, val_probs[:9], val_labels[:9])
+    assert few["temperature"] is None and few["ece_after"] is None
+    enough = calibration_section(test_probs, test_labels, val_probs[:30], val_labels[:30])
+    assert enough["temperature"] == pytest.approx(fit_temperature(val_probs[:30], val_labels[:30]))

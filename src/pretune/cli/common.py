@@ -68,13 +68,14 @@ def add_run_command(
     parser.set_defaults(handler=run_must_exist(handler))
 
 
-def run_must_exist(handler: Any) -> Any:
-    """`handler`, after the cheap check that the run folder exists: a typo is answered at
-    once, before the command imports torch and the model code."""
+def run_must_exist(handler: Any, argument: str = "run") -> Any:
+    """`handler`, after the cheap check that the run folder (`args.<argument>`) exists: a typo
+    is answered at once, before the command imports torch and the model code."""
 
     def checked(args: Any) -> int:
-        if not args.run.exists():
-            raise PretuneError(f"{args.run}: no such run folder; give a finished run folder")
+        run = Path(getattr(args, argument))
+        if not run.exists():
+            raise PretuneError(f"{run}: no such run folder; give a finished run folder")
         return handler(args)
 
     return checked

@@ -9,6 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from pretune.cli.common import run_must_exist
 from pretune.errors import ConfigError
 
 __all__ = ["parse_options", "print_evaluation", "register"]
@@ -41,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--save", action="store_true",
         help="write metrics.json and predictions.jsonl into the run (RUN/eval/NAME/)",
     )  # fmt: skip
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run_must_exist(run))
 
 
 def _convert(key: str, raw: str, default: Any) -> Any:

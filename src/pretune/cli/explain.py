@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pretune.cli.common import log_line
+from pretune.cli.common import log_line, run_must_exist
 from pretune.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--save", action="store_true",
         help="write the page into the run (RUN/explain/index.html) and link it from its report",
     )  # fmt: skip
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run_must_exist(run, "run_dir"))
 
 
 def parse_explain_args(items: list[str]) -> dict[str, str | list[str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from pretune.cli.common import run_must_exist
 from pretune.cli.output import add_json_flag, emit
 from pretune.errors import ConfigError
 
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("prompt", help="text to continue")
     parser.add_argument("options", nargs="*", help=f"key=value: {', '.join(_OPTIONS)}")
     add_json_flag(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run_must_exist(run))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pretune.cli.common import run_must_exist
+
 __all__ = ["register"]
 
 
@@ -15,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", type=Path, help="write .csv or .jsonl (default: stdout)")
     parser.add_argument("--text-column", default="text", help="text column of a table input")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run_must_exist(run))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from pretune.tasks.result_checks import MIN_EVAL_ROWS
+
 __all__ = [
     "apply_temperature",
     "calibration_section",
@@ -102,13 +104,15 @@ def calibration_section(
     val_probs: np.ndarray | None = None,
     val_labels: np.ndarray | None = None,
 ) -> dict[str, float | None]:
-    """``{"ece", "ece_after", "temperature"}``: the last two only when validation data is given."""
+    """``{"ece", "ece_after", "temperature"}``: the last two only when at least MIN_EVAL_ROWS
+    validation rows are given (a temperature fitted to a handful of rows follows those rows:
+    9 rows once gave T = 0.001)."""
     section: dict[str, float | None] = {
         "ece": expected_calibration_error(test_probs, test_labels),
         "ece_after": None,
         "temperature": None,
     }
-    if val_probs is not None and val_labels is not None and len(val_labels) > 0:
+    if val_labels is not None and val_probs is not None and len(val_labels) >= MIN_EVAL_ROWS:
         temperature = fit_temperature(val_probs, val_labels)
         section["temperature"] = temperature
         section["ece_after"] = expected_calibration_error(
