@@ -108,3 +108,22 @@ def test_calibrate_refuses_a_validation_split_too_small_to_fit_on(
     error = capsys.readouterr().err
     assert "validation split has 15 labelled rows, fewer than the 30" in error
     assert _listing(run_dir) == before
+
+
+def test_explain_and_evaluate_json_match_the_human_output(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["explain", str(run_dir), f"text={TEXT}", "method=ig", "--json"]) == 0
+    explained = json.loads(capsys.readouterr().out)
+    assert explained["page"] is None and explained["texts"][0]["text"] == TEXT
+    assert main(["explain", str(run_dir), f"text={TEXT}", "method=ig"]) == 0
+    human = capsys.readouterr().out.splitlines()[1]
+    item = explained["texts"][0]
+    assert human == f"  predicted {item['predicted']} (probability {item['probability']:.4f})"
+    assert len(item["top_words"]["ig"]) == 5
+    assert main(["evaluate", str(run_dir), "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["eval_dir"] is None and 0.0 <= evaluated["metrics"]["accuracy"] <= 1.0
+    assert main(["evaluate", str(run_dir)]) == 0
+    accuracy_row = next(r for r in capsys.readouterr().out.splitlines() if "accuracy" in r)
+    assert f"{evaluated['metrics']['accuracy']:.4g}" in accuracy_row

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from pretune.cli.common import run_must_exist
+from pretune.cli.output import Block, Table, add_json_flag, emit, fmt
 from pretune.errors import ConfigError
 
-__all__ = ["parse_options", "print_evaluation", "register"]
+__all__ = ["evaluation_blocks", "parse_options", "register"]
 
 _HELP = """options (key=value):
   data=SOURCE          labelled source to evaluate on (default: the run's own test split)
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--save", action="store_true",
         help="write metrics.json and predictions.jsonl into the run (RUN/eval/NAME/)",
     )  # fmt: skip
+    add_json_flag(parser)
     parser.set_defaults(handler=run_must_exist(run))
 
 
@@ -82,43 +84,32 @@ def parse_options(items: list[str]):  # -> EvalOptions
     return EvalOptions(**values)
 
 
-def print_evaluation(result: dict[str, Any]) -> None:
-    """The headline numbers as a table, then where the files are."""
-    from rich.console import Console
-    from rich.table import Table
+_HEADLINE = ("accuracy", "macro_f1", "mcc", "roc_auc_macro", "pr_auc_macro", "log_loss")
 
+
+def evaluation_blocks(result: dict[str, Any]) -> list[Block]:
+    """The headline numbers as one table, then where the files are (or that none were written)."""
     m, cal = result["metrics"], result["calibration"]
-    table = Table(title=f"{result['run']} on {result['data']} ({result['count']} examples)")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key in ("accuracy", "macro_f1", "mcc", "roc_auc_macro", "pr_auc_macro", "log_loss"):
-        if m.get(key) is not None:
-            table.add_row(key, f"{m[key]:.4f}")
-    table.add_row("ECE", f"{cal['ece']:.4f}")
+    rows: dict[str, Any] = {key: m[key] for key in _HEADLINE if m.get(key) is not None}
+    rows["ECE"] = cal["ece"]
     if cal["temperature"] is not None:
-        table.add_row("temperature", f"{cal['temperature']:.3f}")
-        table.add_row("ECE after temperature", f"{cal['ece_after']:.4f}")
+        rows["temperature"], rows["ECE after temperature"] = cal["temperature"], cal["ece_after"]
     if result["skipped_rows"]:
-        table.add_row("rows with unknown labels (skipped)", str(result["skipped_rows"]))
-    human = result.get("human")
+        rows["rows with unknown labels (skipped)"] = result["skipped_rows"]
+    human = result.get("human") or {}
     if human:
-        table.add_row("reviewed by people", str(human["reviewed"]))
+        rows["reviewed by people"] = human["reviewed"]
         if human["model_human_agreement"] is not None:
-            table.add_row("model-human agreement", f"{human['model_human_agreement']:.4f}")
-            table.add_row("Cohen's kappa", f"{human['kappa']:.4f}")
+            rows["model-human agreement"] = human["model_human_agreement"]
+            rows["Cohen's kappa"] = human["kappa"]
     attack = result.get("attack")
     if isinstance(attack, dict):
-        for key, value in attack.items():
-            if isinstance(value, float):
-                table.add_row(f"attack {key}", f"{value:.4f}")
-            elif isinstance(value, int | str):
-                table.add_row(f"attack {key}", str(value))
-    console = Console()
-    console.print(table)
+        rows |= {f"attack {k}": v for k, v in attack.items() if isinstance(v, int | float | str)}
+    title = f"{result['run']} on {result['data']} ({result['count']} examples)"
+    table = Table(["metric", "value"], [[k, fmt(v)] for k, v in rows.items()], title)
     if result["eval_dir"] is None:
-        console.print("nothing written; --save writes RUN/eval/NAME/, output=DIR elsewhere")
-    else:
-        console.print(f"wrote {result['eval_dir']}/metrics.json and predictions.jsonl")
+        return [table, "nothing written; --save writes RUN/eval/NAME/, output=DIR elsewhere"]
+    return [table, f"wrote {result['eval_dir']}/metrics.json and predictions.jsonl"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,8 +117,7 @@ def run(args: argparse.Namespace) -> int:
     from pretune.recipes.evaluate import evaluate_run
 
     items = list(args.options)
-    options = parse_options([item for item in items if item != "--save"])
+    options = parse_options([item for item in items if item not in ("--save", "--json")])
     options.save = options.save or args.save or "--save" in items
     result = evaluate_run(args.run, options, log=log_line)
-    print_evaluation(result)
-    return 0
+    return emit(result, args.json or "--json" in items, evaluation_blocks)

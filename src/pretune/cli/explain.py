@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from pretune.cli.common import log_line, run_must_exist
+from pretune.cli.output import add_json_flag, emit
 from pretune.errors import ConfigError
 
-if TYPE_CHECKING:
-    from pretune.explain.run import Explanation
-
-__all__ = ["parse_explain_args", "print_explanation", "register"]
+__all__ = ["explanation_blocks", "parse_explain_args", "register"]
 
 KEYS = ("text", "file", "method", "output", "global", "data", "limit", "ig_texts")
 
@@ -39,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--save", action="store_true",
         help="write the page into the run (RUN/explain/index.html) and link it from its report",
     )  # fmt: skip
+    add_json_flag(parser)
     parser.set_defaults(handler=run_must_exist(run, "run_dir"))
 
 
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from pretune.explain.run import explain_run
 
     items = list(args.args)
-    settings = parse_explain_args([item for item in items if item != "--save"])
+    settings = parse_explain_args([item for item in items if item not in ("--save", "--json")])
     save = args.save or "--save" in items
     texts = list(settings["text"])
     if "file" in settings:
@@ -89,20 +88,23 @@ def run(args: argparse.Namespace) -> int:
         output=Path(str(settings["output"])) if "output" in settings else None, save=save,
         global_=glob, data=settings.get("data"), limit=limit, ig_texts=ig_texts, log=log_line,  # type: ignore[arg-type]
     )  # fmt: skip
-    print_explanation(explanation)
-    return 0
+    result = {"texts": explanation.texts, "page": explanation.page}
+    return emit(result, args.json or "--json" in items, explanation_blocks)
 
 
-def print_explanation(explanation: Explanation) -> None:
+def explanation_blocks(result: dict[str, Any]) -> list[str]:
     """Per text: the predicted label and probability, then the top words of each method."""
-    for item in explanation.texts:
+    lines = []
+    for item in result["texts"]:
         text = item["text"]
-        print(text if len(text) <= 100 else f"{text[:97]}...")
-        print(f"  predicted {item['predicted']} (probability {item['probability']:.4f})")
+        lines.append(text if len(text) <= 100 else f"{text[:97]}...")
+        lines.append(f"  predicted {item['predicted']} (probability {item['probability']:.4f})")
         for method, words in item["top_words"].items():
             shown = ", ".join(f"{word} {score:+.3g}" for word, score in words)
-            print(f"  {method} top words: {shown}")
-    if explanation.page is None:
-        print("nothing written; --save writes the page into the run, output=PAGE.html elsewhere")
-    else:
-        print(f"explanations: {explanation.page}")
+            lines.append(f"  {method} top words: {shown}")
+    if result["page"] is None:
+        return [
+            *lines,
+            "nothing written; --save writes the page into the run, output=PAGE.html elsewhere",
+        ]
+    return [*lines, f"explanations: {result['page']}"]
