@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pretune.errors import ConfigError
+from pretune.models.damage import named_damage
 from pretune.models.load import _quiet_transformers
 
 __all__ = ["load_teacher_classifier", "teacher_model_dir"]
@@ -50,7 +51,8 @@ def load_teacher_classifier(
 
     model_dir = teacher_model_dir(teacher, setting)
     _quiet_transformers()
-    config = AutoConfig.from_pretrained(str(model_dir))
+    with named_damage(model_dir):
+        config = AutoConfig.from_pretrained(str(model_dir))
     architectures = getattr(config, "architectures", None) or []
     if not any(a.endswith("ForSequenceClassification") for a in architectures):
         raise ConfigError(
@@ -58,7 +60,8 @@ def load_teacher_classifier(
             f"{', '.join(architectures) or config.model_type}); give a `pretune finetune` run"
         )
     labels = [config.id2label[i] for i in range(config.num_labels)]
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(model_dir), attn_implementation="sdpa"
-    )
+    with named_damage(model_dir):
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(model_dir), attn_implementation="sdpa"
+        )
     return model_dir, model.eval(), labels
