@@ -59,8 +59,8 @@ def load_teacher_classifier(
             f"{setting}={teacher} is not a classifier run (its model is "
             f"{', '.join(architectures) or config.model_type}); give a `pretune finetune` run"
         )
-    labels = [config.id2label[i] for i in range(config.num_labels)]
-    with named_damage(model_dir):
+    with named_damage(model_dir):  # a damaged label map or weights file is named
+        labels = [config.id2label[i] for i in range(config.num_labels)]
         model = AutoModelForSequenceClassification.from_pretrained(
             str(model_dir), attn_implementation="sdpa"
         )
