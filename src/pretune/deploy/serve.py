@@ -204,7 +204,7 @@ class BodyLimit:
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        from starlette.exceptions import HTTPException
+        from fastapi import HTTPException  # the one FastAPI's body reading passes on
 
         declared = dict(scope["headers"]).get(b"content-length", b"")
         received = 0
@@ -329,9 +329,11 @@ def create_app(predict: Predict, label_names: list[str], limits: Limits = Limits
         lifespan=lifespan,
     )
     app.state.draining, app.state.batcher = False, batcher
+    # Added first, so it sits inside the counting middleware: its 413 then reaches FastAPI's
+    # handlers as raised (the counting middleware's task group would wrap it in a group).
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     _add_error_handling(app, metrics)
     _add_routes(app, batcher, metrics, label_names, limits)
-    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     return app
 
 
