@@ -25,6 +25,8 @@ __all__ = [
     "damaged_file_error",
     "find_damaged_file",
     "named_damage",
+    "parse_json_file",
+    "parse_yaml_file",
     "read_json_file",
     "read_yaml_file",
 ]
@@ -109,6 +111,12 @@ def damaged_file_error(
     return CheckpointError(f"{path} is damaged ({why}); {remedy or what_to_do(path)}")
 
 
+def _raw_yaml(path: Path) -> Any:
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
 def _json_object(path: Path) -> dict[str, Any]:
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
@@ -117,31 +125,46 @@ def _json_object(path: Path) -> dict[str, Any]:
 
 
 def _yaml_mapping(path: Path) -> dict[str, Any]:
-    import yaml
-
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
+    if not isinstance(data := _raw_yaml(path), dict):
         raise ValueError("not a mapping of sections")
     return data
+
+
+def parse_json_file(path: Path, remedy: str | None = None) -> Any:
+    """The JSON value of a run's file, of any type; an unparsable one is a CheckpointError
+    naming it (`remedy`: what to do, if not the usual)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are both
+        raise damaged_file_error(Path(path), exc, remedy) from None
+
+
+def parse_yaml_file(path: Path) -> Any:
+    """The YAML value of a run's config.yaml, of any type (empty: {}); an unparsable one is a
+    CheckpointError naming it."""
+    import yaml
+
+    try:
+        return _raw_yaml(Path(path))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise damaged_file_error(Path(path), exc) from None
 
 
 def read_json_file(path: Path, remedy: str | None = None) -> dict[str, Any]:
     """A JSON object file of a run (summary.json, ensemble.json, config.json); a damaged one
     is a CheckpointError naming it."""
-    try:
-        return _json_object(Path(path))
-    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are both
-        raise damaged_file_error(Path(path), exc, remedy) from None
+    data = parse_json_file(path, remedy)
+    if not isinstance(data, dict):
+        raise damaged_file_error(Path(path), f"a JSON {type(data).__name__}, not an object", remedy)
+    return data
 
 
 def read_yaml_file(path: Path) -> dict[str, Any]:
     """A run's config.yaml as a mapping; a damaged one is a CheckpointError naming it."""
-    import yaml
-
-    try:
-        return _yaml_mapping(Path(path))
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise damaged_file_error(Path(path), exc) from None
+    data = parse_yaml_file(path)
+    if not isinstance(data, dict):
+        raise damaged_file_error(Path(path), "not a mapping of sections")
+    return data
 
 
 def _check_label_map(config: dict[str, Any]) -> str | None:

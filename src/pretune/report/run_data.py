@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pretune.errors import CheckpointError
-from pretune.models.damage import read_json_file, read_yaml_file
+from pretune.models.damage import parse_json_file, parse_yaml_file
 
 __all__ = ["RunData", "dig", "flatten", "load_run", "number", "read_records", "series"]
 
@@ -134,12 +134,14 @@ def load_run(run_dir: Path) -> RunData:
         )
     run = RunData(run_dir)
     if files["summary.json"].is_file():
-        run.summary = read_json_file(files["summary.json"])
+        summary = parse_json_file(files["summary.json"])  # damaged: named; odd types: empty
+        run.summary = summary if isinstance(summary, dict) else {}
         run.finished = True
         mtime = files["summary.json"].stat().st_mtime
         run.finished_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(mtime))
     if files["config.yaml"].is_file():
-        run.config = read_yaml_file(files["config.yaml"])
+        config = parse_yaml_file(files["config.yaml"])
+        run.config = config if isinstance(config, dict) else {}
     if files["metrics.jsonl"].is_file():
         run.records = read_records(files["metrics.jsonl"])
     return run
