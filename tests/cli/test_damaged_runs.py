@@ -122,7 +122,7 @@ def no_server(monkeypatch):
     def refuse(*_, **__):
         raise AssertionError("the server started on a damaged run")
 
-    monkeypatch.setattr(uvicorn, "run", refuse)
+    monkeypatch.setattr(uvicorn.Server, "run", refuse)
 
 
 @pytest.mark.parametrize(("damage", "command"), CASES, ids=[f"{d}-{c}" for d, c in CASES])
