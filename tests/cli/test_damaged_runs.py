@@ -144,13 +144,21 @@ def test_damaged_file_is_named_by_every_command(
     assert remedy in errors[0]
 
 
-def test_python_api_raises_the_same_error(finished, tmp_path):
+@pytest.mark.parametrize(
+    ("relative", "use"),
+    [("model/model.safetensors", lambda run: run.predict(["the team won"])),
+     ("summary.json", lambda run: run.summary),
+     ("config.yaml", lambda run: run.recipe)],
+    ids=["predict", "summary", "recipe"],
+)  # fmt: skip
+def test_python_api_raises_the_same_error(finished, tmp_path, relative, use):
     from pretune.api import Run
 
     run = copy_run(finished, tmp_path / "run")
-    truncate(run / "model" / "model.safetensors")
-    with pytest.raises(CheckpointError, match=r"model\.safetensors is damaged"):
-        Run(run).predict(["the team won"])
+    truncate(run / relative)
+    with pytest.raises(CheckpointError) as error:
+        use(Run(run))
+    assert f"{run / relative} is damaged" in str(error.value)
 
 
 def test_the_suggested_restore_gives_the_same_predictions(finished, tmp_path, capsys):
