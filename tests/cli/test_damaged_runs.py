@@ -43,6 +43,10 @@ def truncate(path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
+def delete(path: Path) -> None:
+    path.unlink()
+
+
 def break_label_map(path: Path) -> None:
     """A config.json that reads but whose id2label skips class 1."""
     config = json.loads(path.read_text())
@@ -57,6 +61,7 @@ DAMAGE = {
     "config.json": ("model/config.json", truncate, ".", "re-run training"),
     "label map": ("model/config.json", break_label_map, ".", "id2label"),
     "tokenizer": ("model/tokenizer.json", truncate, ".", "re-run training"),
+    "weights missing": ("model/model.safetensors", delete, ".", "checkpoints/best"),
     "summary.json": ("summary.json", truncate, ".", "re-run training"),
     "int8 weights": ("model-int8/model.safetensors", truncate, "model-int8", "pretune quantize"),
     "onnx": ("model-onnx/model.onnx", truncate, "model-onnx", "pretune export"),
@@ -72,6 +77,7 @@ READERS = {
     "config.json": MODEL_READERS,
     "label map": (*MODEL_READERS[:-2], "distill"),  # init_from replaces the label map
     "tokenizer": MODEL_READERS,
+    "weights missing": ("predict", "init_from"),
     "summary.json": ("report", "compare"),
     "int8 weights": ("predict", "serve"),  # evaluate reads run folders only
     "onnx": ("predict", "serve"),

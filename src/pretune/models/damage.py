@@ -234,6 +234,8 @@ def named_damage(folder: Path) -> Iterator[None]:
     CheckpointError naming the file; any other failure is raised unchanged."""
     try:
         yield
+    except CheckpointError:  # already named (a nested load)
+        raise
     except Exception as exc:
         damaged = find_damaged_file(folder)
         if damaged is None:
