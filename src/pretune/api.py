@@ -38,11 +38,15 @@ class Run:
 
     @property
     def summary(self) -> dict[str, Any]:
-        return json.loads((self.path / "summary.json").read_text(encoding="utf-8"))
+        from pretune.runs import read_summary  # a missing or damaged file: CheckpointError
+
+        return read_summary(self.path)
 
     @property
     def recipe(self) -> str:
-        return yaml.safe_load((self.path / "config.yaml").read_text(encoding="utf-8"))["recipe"]
+        from pretune.models.damage import read_yaml_file  # a damaged file: CheckpointError
+
+        return read_yaml_file(self.path / "config.yaml")["recipe"]
 
     @property
     def config(self) -> Any:

@@ -12,7 +12,6 @@ quantize` / `prune` / `export` (the run's `config.yaml` travels with it), or an 
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,8 +27,16 @@ from pretune.data.encode import EncodedSplit, encode_labels, encode_split
 from pretune.data.text_classification import prepare_data
 from pretune.errors import CheckpointError, ConfigError
 from pretune.evaluate.evaluator import predict_probabilities
+from pretune.models.damage import (
+    ONNX_FILE,
+    QUANTIZATION_FILE,
+    damaged_file_error,
+    named_damage,
+    read_json_file,
+    read_yaml_file,
+)
 from pretune.models.first_token import first_token_inference
-from pretune.models.load import load_tokenizer
+from pretune.models.load import load_tokenizer, quiet_transformers
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -41,6 +48,7 @@ __all__ = [
     "RunModel",
     "average_probabilities",
     "find_model_dir",
+    "label_map",
     "load_run_model",
     "load_test_split",
     "member_labels",
@@ -49,6 +57,7 @@ __all__ = [
     "predict_ensemble",
     "predict_texts",
     "quantize_model",
+    "read_ensemble",
     "read_summary",
     "run_config",
     "run_config_path",
@@ -56,18 +65,17 @@ __all__ = [
     "run_split",
 ]
 
-# A model folder holding this file is a dynamically quantised one (see deploy/quantize.py).
-QUANTIZATION_FILE = "quantization.json"
 # An ensemble folder (pretune ensemble): its members and label order.
 ENSEMBLE_FILE = "ensemble.json"
 
 
 def read_summary(run_dir: Path) -> dict[str, Any]:
-    """The run's summary.json; a CheckpointError when the run did not finish."""
+    """The run's summary.json; a CheckpointError when the run did not finish or the file is
+    damaged."""
     path = run_dir / "summary.json"
     if not path.is_file():
         raise CheckpointError(f"{run_dir} has no summary.json: the run did not finish")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json_file(path)
 
 
 def find_model_dir(run: Path) -> Path:
@@ -99,6 +107,7 @@ def run_config(
         raise CheckpointError(
             f"{run_dir} has no config.yaml; give the run folder, not only its model/"
         )
+    read_yaml_file(path)  # a damaged file is named with what to do, on one line
     return load_run_config(path, overrides)
 
 
@@ -112,8 +121,19 @@ def member_labels(run: Path) -> list[str]:
     config = run / "model" / "config.json"
     if not config.is_file():
         raise CheckpointError(f"{run} has no model/config.json: give finished run folders")
-    id2label = json.loads(config.read_text(encoding="utf-8")).get("id2label", {})
-    return [id2label[str(i)] for i in range(len(id2label))]
+    return label_map(config, read_json_file(config).get("id2label", {}))
+
+
+def label_map(config_file: Path, id2label: dict) -> list[str]:
+    """The label names in class-id order of a model's `id2label` (keys int or str); a map
+    with a gap or a stray key is a damaged `config_file`."""
+    names = {str(k): v for k, v in id2label.items()}
+    try:
+        return [str(names[str(i)]) for i in range(len(names))]
+    except KeyError:
+        raise damaged_file_error(
+            config_file, "its id2label label map is not one name per class id 0..K-1"
+        ) from None
 
 
 def quantize_model(model: torch.nn.Module) -> torch.nn.Module:
@@ -157,12 +177,13 @@ def load_run_model(run: Path, **model_kwargs: Any) -> RunModel:
 
     run = Path(run)
     model_dir = find_model_dir(run)
-    tokenizer = load_tokenizer(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), **model_kwargs)
+    with named_damage(model_dir), quiet_transformers():  # no "Loading weights" bar
+        tokenizer = load_tokenizer(model_dir)
+        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), **model_kwargs)
     model.eval()
     if (model_dir / QUANTIZATION_FILE).is_file():
         model = quantize_model(model)
-    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    names = label_map(model_dir / "config.json", model.config.id2label)
     return RunModel(
         run, model_dir, model, tokenizer, names, run_max_length(run, model_dir, tokenizer)
     )
@@ -196,7 +217,10 @@ def onnx_logits(path: Path, threads: int | None = None) -> Callable[[dict], torc
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or torch.get_num_threads()
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's own types (InvalidProtobuf, Fail, ...)
+        raise damaged_file_error(path, exc) from exc
 
     def logits_of(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         ids = inputs["input_ids"]
@@ -225,7 +249,7 @@ class Predictor:
         """Load a run's classifier; `first_token_only` computes the last layer only where the
         head reads, when the architecture allows it (`models.first_token`; same predictions)."""
         model_dir = find_model_dir(run)
-        if (model_dir / "model.onnx").is_file():
+        if (model_dir / ONNX_FILE).is_file():
             return cls._load_onnx(run, model_dir)
         loaded = load_run_model(run)  # int8 again for a `pretune quantize` folder
         if first_token_only:
@@ -236,10 +260,11 @@ class Predictor:
     def _load_onnx(cls, run: Path, model_dir: Path) -> Predictor:
         from transformers import AutoConfig
 
-        tokenizer = load_tokenizer(model_dir)
-        config = AutoConfig.from_pretrained(str(model_dir))
-        names = [config.id2label[i] for i in range(len(config.id2label))]
-        logits_of = onnx_logits(model_dir / "model.onnx")
+        with named_damage(model_dir):
+            tokenizer = load_tokenizer(model_dir)
+            config = AutoConfig.from_pretrained(str(model_dir))
+        names = label_map(model_dir / "config.json", config.id2label)
+        logits_of = onnx_logits(model_dir / ONNX_FILE)
         return cls(logits_of, tokenizer, run_max_length(run, model_dir, tokenizer), names)
 
     def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
@@ -281,13 +306,23 @@ def predict_ensemble(
     folder: Path, texts: list[str], batch_size: int = 64
 ) -> tuple[list[str], np.ndarray]:
     """(label names, averaged probabilities (N, K)) of a saved ensemble on `texts`."""
-    record = json.loads((folder / ENSEMBLE_FILE).read_text(encoding="utf-8"))
+    record = read_ensemble(folder)
     runs = [Path(run) for run in record["members"]]
     missing = [str(run) for run in runs if not run.is_dir()]
     if missing:
         raise CheckpointError(f"{folder}: ensemble member(s) not found: {', '.join(missing)}")
     probs, names = member_probabilities(runs, texts, batch_size)
     return record["labels"], average_probabilities(probs, names, record["labels"])
+
+
+def read_ensemble(folder: Path) -> dict[str, Any]:
+    """An ensemble folder's record: its member runs and label order."""
+    path = folder / ENSEMBLE_FILE
+    again = f"write it again with `pretune ensemble RUN RUN ... --output {folder}`"
+    record = read_json_file(path, again)
+    if not isinstance(record.get("members"), list) or not isinstance(record.get("labels"), list):
+        raise damaged_file_error(path, "no members and labels lists", again)
+    return record
 
 
 def predict_texts(

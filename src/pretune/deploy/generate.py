@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from pretune.errors import ConfigError
-from pretune.models.load import load_tokenizer, resolve_model_path
+from pretune.models.load import load_tokenizer, quiet_transformers, resolve_model_path
 from pretune.process_state import leaves_process_as_found
 from pretune.tasks.sft import render_chat
 
@@ -28,7 +28,8 @@ def load_causal_lm(run: str | Path) -> tuple[Any, Any]:
     tokenizer = load_tokenizer(path)
     config = AutoConfig.from_pretrained(str(path))
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(path))
+        with quiet_transformers():  # no "Loading weights" bar
+            model = AutoModelForCausalLM.from_pretrained(str(path))
     except ValueError:
         raise ConfigError(
             f"{run} holds a {config.model_type} model that is not a causal LM; generate needs a "

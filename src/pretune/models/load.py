@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pretune.errors import ConfigError
+from pretune.models.damage import named_damage
 
 __all__ = [
     "BUNDLED_MODELS",
@@ -108,10 +109,11 @@ def load_tokenizer(path: Path):  # -> PreTrainedTokenizerBase
     """The checkpoint's tokenizer (fast when available)."""
     from transformers import AutoTokenizer
 
-    try:
-        return AutoTokenizer.from_pretrained(str(path))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot load a tokenizer from {path}: {exc}") from None
+    with named_damage(path):  # a damaged tokenizer or config file is named
+        try:
+            return AutoTokenizer.from_pretrained(str(path))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot load a tokenizer from {path}: {exc}") from None
 
 
 # Config attribute names for the same dropout across model families (BERT, DistilBERT, others).
@@ -158,7 +160,8 @@ def load_classifier(
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    config = AutoConfig.from_pretrained(str(path))
+    with named_damage(path):
+        config = AutoConfig.from_pretrained(str(path))
     limit = getattr(config, "max_position_embeddings", None)
     if limit is not None and max_length > limit:
         raise ConfigError(
@@ -174,12 +177,13 @@ def load_classifier(
     if classifier_dropout is not None:
         overrides["classifier_dropout"] = classifier_dropout
     overrides.update(dropout_overrides(config, hidden_dropout, attention_dropout, path))
-    try:
-        return AutoModelForSequenceClassification.from_pretrained(
-            str(path),
-            **overrides,
-            ignore_mismatched_sizes=not same_head,
-            attn_implementation="sdpa",
-        )
-    except ValueError as exc:
-        raise ConfigError(f"cannot build a classifier from {path}: {exc}") from None
+    with named_damage(path):  # a damaged weights file is named, not a safetensors traceback
+        try:
+            return AutoModelForSequenceClassification.from_pretrained(
+                str(path),
+                **overrides,
+                ignore_mismatched_sizes=not same_head,
+                attn_implementation="sdpa",
+            )
+        except ValueError as exc:
+            raise ConfigError(f"cannot build a classifier from {path}: {exc}") from None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pretune.errors import ConfigError
+from pretune.models.damage import named_damage
 from pretune.models.load import quiet_transformers
 from pretune.registry import Registry
 
@@ -95,7 +96,8 @@ def load_lm(path: Path, objective: str, tokenizer: Any, max_length: int, log: An
     """
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(str(path))
+    with named_damage(path):  # a damaged checkpoint file is named (models/damage.py)
+        config = AutoConfig.from_pretrained(str(path))
     kind = "masked" if objective == "mlm" else "causal"
     vocab = getattr(config, "vocab_size", None)
     if vocab is not None and len(tokenizer) > vocab:
@@ -111,9 +113,10 @@ def load_lm(path: Path, objective: str, tokenizer: Any, max_length: int, log: An
             f"set model.max_length={limit} or less"
         )
     try:
-        model, info = lm_auto_class(objective).from_pretrained(
-            str(path), attn_implementation="sdpa", output_loading_info=True
-        )
+        with named_damage(path):
+            model, info = lm_auto_class(objective).from_pretrained(
+                str(path), attn_implementation="sdpa", output_loading_info=True
+            )
     except (ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0][:200]
         raise ConfigError(

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from pretune.errors import ConfigError
+from pretune.models.damage import named_damage
 from pretune.models.init import init_model
 from pretune.models.load import dropout_overrides, load_classifier, quiet_transformers
 
@@ -35,7 +36,8 @@ def load_head_model(auto_class: Any, path: Path, m: Any, labels: list[str] | Non
     the config's dropouts, init and embedding freezing applied."""
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(str(path))
+    with named_damage(path):  # a damaged checkpoint file is named (models/damage.py)
+        config = AutoConfig.from_pretrained(str(path))
     limit = getattr(config, "max_position_embeddings", None)
     if limit is not None and m.max_length > limit:
         raise ConfigError(
@@ -52,10 +54,13 @@ def load_head_model(auto_class: Any, path: Path, m: Any, labels: list[str] | Non
         overrides["classifier_dropout"] = m.classifier_dropout
     overrides.update(dropout_overrides(config, m.hidden_dropout, m.attention_dropout, path))
     same = labels is not None and list(getattr(config, "id2label", {}).values()) == labels
-    try:
-        model = auto_class.from_pretrained(str(path), **overrides, ignore_mismatched_sizes=not same)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"cannot build a {auto_class.__name__} from {path}: {exc}") from None
+    with named_damage(path):
+        try:
+            model = auto_class.from_pretrained(
+                str(path), **overrides, ignore_mismatched_sizes=not same
+            )
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"cannot build a {auto_class.__name__} from {path}: {exc}") from None
     return apply_model_settings(model, m)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pretune.errors import ConfigError
+from pretune.models.damage import named_damage
 from pretune.models.load import quiet_transformers
 
 __all__ = ["load_teacher_classifier", "teacher_model_dir"]
@@ -50,15 +51,17 @@ def load_teacher_classifier(
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
     model_dir = teacher_model_dir(teacher, setting)
-    config = AutoConfig.from_pretrained(str(model_dir))
+    with named_damage(model_dir):
+        config = AutoConfig.from_pretrained(str(model_dir))
     architectures = getattr(config, "architectures", None) or []
     if not any(a.endswith("ForSequenceClassification") for a in architectures):
         raise ConfigError(
             f"{setting}={teacher} is not a classifier run (its model is "
             f"{', '.join(architectures) or config.model_type}); give a `pretune finetune` run"
         )
-    labels = [config.id2label[i] for i in range(config.num_labels)]
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(model_dir), attn_implementation="sdpa"
-    )
+    with named_damage(model_dir):  # a damaged label map or weights file is named
+        labels = [config.id2label[i] for i in range(config.num_labels)]
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(model_dir), attn_implementation="sdpa"
+        )
     return model_dir, model.eval(), labels

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from safetensors.torch import save_model as save_safetensors
 
 from pretune.data.batching import inference_batches
@@ -35,6 +34,7 @@ from pretune.errors import ConfigError, DataError
 from pretune.evaluate.analysis import classifier_summary
 from pretune.evaluate.efficiency import count_parameters
 from pretune.evaluate.evaluator import split_evaluator
+from pretune.models.damage import read_yaml_file
 from pretune.models.load import load_tokenizer, quiet_transformers, resolve_model_path
 from pretune.models.presets import PRESETS, lm_config
 from pretune.models.settings import build_classifier
@@ -73,7 +73,7 @@ def _check_same_split(cfg: Any, teacher: str, log: Any) -> None:
     path = Path(teacher) / "config.yaml"
     if not path.is_file():
         return
-    saved = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    saved = read_yaml_file(path)  # a damaged one is named, not a YAML traceback
     ours = cfg.model_dump(mode="json")
     keys = ("source", "val_fraction", "test_fraction", "validation_file", "test_file")
     differs = [f"data.{k}" for k in keys if (saved.get("data") or {}).get(k) != ours["data"][k]]

@@ -1,7 +1,9 @@
 """Read a run folder for reporting: tolerant of runs from older versions and unfinished runs.
 
 A report must never be lost to a missing key, so everything here returns empty containers or
-None rather than raising; the one exception is a folder that is not a run at all.
+None rather than raising; the exceptions are a folder that is not a run at all and a damaged
+summary.json or config.yaml (named, with what to do). A half-written metrics.jsonl line (a
+crash) is skipped.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pretune.errors import CheckpointError
-from pretune.files import read_json
+from pretune.models.damage import parse_json_file, parse_yaml_file
 
 __all__ = ["RunData", "dig", "flatten", "load_run", "number", "read_records", "series"]
 
@@ -99,11 +101,6 @@ def series(records: list[dict[str, Any]], key: str) -> tuple[list[float], list[f
     return steps, values
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    data = read_json(path, "the run folder is damaged")
-    return data if isinstance(data, dict) else {}
-
-
 def read_records(path: Path) -> list[dict[str, Any]]:
     """The records of a `metrics.jsonl` ([] if there is none); a half-written line (a crash)
     is skipped, so readers see what is readable."""
@@ -118,16 +115,6 @@ def read_records(path: Path) -> list[dict[str, Any]]:
         if isinstance(record, dict):
             records.append(record)
     return records
-
-
-def _read_config(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def load_run(run_dir: Path) -> RunData:
@@ -147,12 +134,14 @@ def load_run(run_dir: Path) -> RunData:
         )
     run = RunData(run_dir)
     if files["summary.json"].is_file():
-        run.summary = _read_json(files["summary.json"])
+        summary = parse_json_file(files["summary.json"])  # damaged: named; odd types: empty
+        run.summary = summary if isinstance(summary, dict) else {}
         run.finished = True
         mtime = files["summary.json"].stat().st_mtime
         run.finished_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(mtime))
     if files["config.yaml"].is_file():
-        run.config = _read_config(files["config.yaml"])
+        config = parse_yaml_file(files["config.yaml"])
+        run.config = config if isinstance(config, dict) else {}
     if files["metrics.jsonl"].is_file():
         run.records = read_records(files["metrics.jsonl"])
     return run
