@@ -58,9 +58,9 @@ def _pretrain(objective: str) -> Setup:
 
 
 def _pretrain_from_scratch(f: TinyFiles) -> tuple[str, list[str]]:
-    # A tokenizer trained on the text and a preset model; a test split held out. BPE: the
-    # `tokenizers` WordPiece and Unigram trainers break ties in hash-map order, so two runs
-    # would not share a vocabulary (a resumed run reuses the one its run folder saved).
+    # A tokenizer trained on the text (BPE, the clm default) and a preset model; a test split
+    # held out. Every tokenizer type trains the same vocabulary in every process
+    # (tests/tokenization/test_tokenizer_determinism.py), so the one-process run matches.
     return "pretrain", [f"data.source={_text_file(f)}", "pretrain.preset=nano", "objective=clm",
                         "pretrain.tokenizer_type=bpe", "pretrain.vocab_size=300",
                         "pretrain.lowercase=true", "model.max_length=32", "train.batch_size=4",
