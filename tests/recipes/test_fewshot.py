@@ -81,3 +81,16 @@ def test_episodic_protonet_trains_a_head_per_draw(tiny_csv, tiny_bert, tmp_path)
     summary = json.loads((tmp_path / "e" / "summary.json").read_text())
     assert set(summary["results"]) == {"protonet"}
     assert (tmp_path / "e" / "draws" / "0" / "metrics.jsonl").is_file()
+
+
+def test_episodic_protonet_honours_the_distance(tiny_csv, tiny_bert, tmp_path) -> None:
+    losses = {}
+    for distance in ("cosine", "euclidean"):
+        argv = _args(tiny_csv, tiny_bert, tmp_path, "method=protonet", "shots=4", "draws=1",
+                     "protonet_episodes=6", "train.log_every=1", f"distance={distance}",
+                     f"name={distance}", "baseline=false")  # fmt: skip
+        assert main(argv) == 0
+        lines = (tmp_path / distance / "draws" / "0" / "metrics.jsonl").read_text().splitlines()
+        losses[distance] = [json.loads(line)["loss"] for line in lines if '"loss"' in line]
+    # Same seed, same episodes: only the logits (scaled cosine or squared distance) differ.
+    assert len(losses["cosine"]) == 6 and losses["cosine"] != losses["euclidean"]

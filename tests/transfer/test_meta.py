@@ -6,9 +6,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from sklearn.metrics.pairwise import cosine_similarity, euclidean_distances
 
 from pretune.errors import ConfigError
-from pretune.transfer.meta import EpisodeBatches, ProjectionHead, episode_labels, sample_episode
+from pretune.transfer.meta import (
+    COSINE_SCALE,
+    EpisodeBatches,
+    ProjectionHead,
+    ProtoNetTask,
+    adapt_and_predict,
+    episode_labels,
+    sample_episode,
+)
 
 
 def _clusters(classes: int = 5, per_class: int = 40, dim: int = 16, seed: int = 0):
@@ -78,3 +88,33 @@ def test_meta_training_runs_through_the_loop(method: str, tmp_path: Path) -> Non
     pred = adapt_and_predict(model, method, table[support], np.array([0, 0, 1, 1]),
                              table[query], 2, cfg.inner_steps, cfg.inner_lr)  # fmt: skip
     assert ((labels[query] - 3) == pred).mean() > 0.65
+
+
+def _two_prototypes_and_a_query() -> tuple[ProjectionHead, np.ndarray]:
+    """Class 0 at (1, 0), class 1 at (10, 10), the query at (5, 5): nearer class 0 (distance
+    6.4 against 7.1) but pointing the way of class 1 (cosine 0.71 against 1)."""
+    table = np.array([[1, 0], [1, 0], [10, 10], [10, 10], [5, 5]], dtype=np.float32)
+    model = ProjectionHead(table, dim=2, seed=0)
+    with torch.no_grad():
+        model.proj.weight.copy_(torch.eye(2))  # the identity: distances of the table itself
+    return model, table
+
+
+@pytest.mark.parametrize(("distance", "nearest"), [("euclidean", 0), ("cosine", 1)])
+def test_protonet_uses_the_distance_it_is_given(distance: str, nearest: int) -> None:
+    model, table = _two_prototypes_and_a_query()
+    pred = adapt_and_predict(model, "protonet", table[:4], np.array([0, 0, 1, 1]), table[4:],
+                             2, 1, 0.0, distance)  # fmt: skip
+    assert pred.tolist() == [nearest]
+    task = ProtoNetTask(model, ways=2, shots=2, distance=distance)
+    batch = {"input_ids": torch.arange(5), "labels": torch.tensor([0, 0, 1, 1, 1])}
+    logits = task(batch)["logits"].detach().numpy()
+    protos = table[[0, 2]]
+    expected = (
+        COSINE_SCALE * cosine_similarity(table[4:], protos)
+        if distance == "cosine"
+        else -euclidean_distances(table[4:], protos, squared=True)
+    )
+    np.testing.assert_allclose(logits, expected, rtol=1e-5)
+    with pytest.raises(ConfigError, match="distance='manhattan'"):
+        ProtoNetTask(model, ways=2, shots=2, distance="manhattan")(batch)

@@ -50,7 +50,9 @@ class FewshotSettings(TransferSettings):
         "cosine", description="setfit: MSE on cosine similarity, or a margin contrastive loss."
     )
     distance: Literal["cosine", "euclidean"] = Field(
-        "cosine", description="protonet: distance to the class prototypes."
+        "cosine",
+        description="protonet: distance to the class prototypes (with protonet_episodes, "
+        "also the episode loss of the projection head).",
     )
     protonet_episodes: int = Field(
         0,

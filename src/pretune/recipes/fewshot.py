@@ -39,7 +39,7 @@ __all__ = ["run_fewshot"]
 def _episodic_protonet(cfg: Any) -> EpisodicProtonet:
     """ProtoNet with a projection head trained on episodes drawn from the shots alone (half of
     each class as support, the rest as query); the test rows are then classified by nearest
-    prototype of all the shots in the projected space."""
+    prototype of all the shots in the projected space. `cfg.distance` serves both."""
 
     def predict(
         frozen: np.ndarray, corpus: Corpus, shots: np.ndarray, seed: int, run_dir: Path
@@ -61,9 +61,11 @@ def _episodic_protonet(cfg: Any) -> EpisodicProtonet:
              "projection_dim": min(128, frozen.shape[1]), "train": {**shared["train"],
              "lr": 1e-3, "max_grad_norm": None, "warmup_ratio": 0.0, "weight_decay": 0.0}}
         )  # fmt: skip
-        model, _ = meta_train(mcfg, frozen, corpus.labels, shots, list(range(k)), run_dir, seed)
+        model, _ = meta_train(mcfg, frozen, corpus.labels, shots, list(range(k)), run_dir, seed,
+                              cfg.distance)  # fmt: skip
         y, test = corpus.labels[shots], frozen[corpus.test]
-        return adapt_and_predict(model, "protonet", frozen[shots], y, test, k, 1, 0.0)
+        return adapt_and_predict(model, "protonet", frozen[shots], y, test, k, 1, 0.0,
+                                 cfg.distance)  # fmt: skip
 
     return predict
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pretune.errors import ConfigError, DataError
+from pretune.tokenization.deterministic import canonical_unigram, train_wordpiece_deterministically
 
 __all__ = ["TOKENIZER_TYPES", "TokenizerReport", "measure_tokenizer", "train_tokenizer"]
 
@@ -128,7 +129,8 @@ def train_tokenizer(
 
     Returns:
         A `PreTrainedTokenizerFast` whose single-text template adds cls/sep (`[CLS] x [SEP]` or
-        `<s> x </s>`).
+        `<s> x </s>`). The same texts and settings give the same tokenizer in every process
+        (see `pretune.tokenization.deterministic`).
 
     Raises:
         DataError: `texts` holds no text.
@@ -148,7 +150,12 @@ def train_tokenizer(
         )
     tok, trainer_cls = _build(kind, lowercase)
     options = _trainer_options(kind, ordered, specials["unk_token"], vocab_size, min_frequency)
-    tok.train_from_iterator((t for t in texts if t), trainer_cls(**options))
+    if kind == "wordpiece":
+        tok = train_wordpiece_deterministically(tok, trainer_cls, options, texts)
+    else:
+        tok.train_from_iterator((t for t in texts if t), trainer_cls(**options))
+    if kind == "unigram":
+        tok = canonical_unigram(tok, ordered)
     _add_cls_sep(tok, specials["cls_token"], specials["sep_token"])
     return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=max_length, **specials)
 

@@ -22,6 +22,7 @@ import torch
 from pretune.errors import ConfigError
 
 __all__ = [
+    "COSINE_SCALE",
     "EpisodeBatches",
     "FirstOrderTask",
     "ProjectionHead",
@@ -119,26 +120,39 @@ class ProjectionHead(torch.nn.Module):
         return self.proj(x)
 
 
+# Cosine similarities lie in [-1, 1]; a fixed scale (inverse temperature) lets the episode's
+# softmax get sharp, as cosine classifiers in few-shot learning do.
+COSINE_SCALE = 10.0
+
+
 def _proto_logits(support: torch.Tensor, y_support: torch.Tensor, query: torch.Tensor,
-                  ways: int) -> torch.Tensor:  # fmt: skip
+                  ways: int, distance: str = "euclidean") -> torch.Tensor:  # fmt: skip
+    """Query logits over the support-class means: negative squared euclidean distance (as in
+    Snell et al., 2017) or `COSINE_SCALE` times the cosine similarity."""
     protos = torch.stack([support[y_support == k].mean(0) for k in range(ways)])
-    return -(torch.cdist(query, protos) ** 2)  # squared euclidean, as in Snell et al. (2017)
+    if distance == "euclidean":
+        return -(torch.cdist(query, protos) ** 2)
+    if distance == "cosine":
+        unit = torch.nn.functional.normalize
+        return COSINE_SCALE * unit(query, dim=1) @ unit(protos, dim=1).T
+    raise ConfigError(f"distance={distance!r} is unknown; use cosine or euclidean")
 
 
 @dataclass
 class ProtoNetTask:
-    """Episode loss of prototypical networks: cross-entropy of the queries over negative
-    squared distances to the support-class means (in the projected space)."""
+    """Episode loss of prototypical networks: cross-entropy of the queries over their logits
+    against the support-class means in the projected space (`distance`: see `_proto_logits`)."""
 
     model: torch.nn.Module
     ways: int
     shots: int
+    distance: str = "euclidean"
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         z = self.model(batch["input_ids"])
         n = self.ways * self.shots
         y = batch["labels"]
-        logits = _proto_logits(z[:n], y[:n], z[n:], self.ways)
+        logits = _proto_logits(z[:n], y[:n], z[n:], self.ways, self.distance)
         return {"logits": logits, "loss": torch.nn.functional.cross_entropy(logits, y[n:])}
 
     def new_metrics(self) -> Any:
@@ -213,15 +227,16 @@ class FirstOrderTask:
 def adapt_and_predict(
     model: ProjectionHead, method: str, x_support: np.ndarray, y_support: np.ndarray,
     x_query: np.ndarray, ways: int, inner_steps: int, inner_lr: float,
+    distance: str = "euclidean",
 ) -> np.ndarray:  # fmt: skip
-    """Fast adaptation to new classes: nearest prototype in the projected space (protonet), or
-    inner SGD on the support set then predict (reptile / fomaml)."""
+    """Fast adaptation to new classes: nearest prototype in the projected space by `distance`
+    (protonet), or inner SGD on the support set then predict (reptile / fomaml)."""
     xs = torch.as_tensor(x_support, dtype=torch.float32)
     xq = torch.as_tensor(x_query, dtype=torch.float32)
     ys = torch.as_tensor(y_support, dtype=torch.long)
     if method == "protonet":
         with torch.no_grad():
-            logits = _proto_logits(model.embed(xs), ys, model.embed(xq), ways)
+            logits = _proto_logits(model.embed(xs), ys, model.embed(xq), ways, distance)
         return logits.argmax(1).numpy()
     w, b, out = _inner_adapt(model.proj.weight, model.proj.bias, xs, ys, ways, inner_steps,
                              inner_lr)  # fmt: skip

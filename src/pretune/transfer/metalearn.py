@@ -52,13 +52,14 @@ def held_out_sets(
 
 def meta_train(
     cfg: Any, table: np.ndarray, labels: np.ndarray, rows: np.ndarray,
-    classes: list[int], run_dir: Any, seed: int,
+    classes: list[int], run_dir: Any, seed: int, distance: str = "euclidean",
 ) -> tuple[ProjectionHead, dict[str, float]]:  # fmt: skip
     """Train a ProjectionHead on `cfg.episodes` episodes through `fit`; returns it and the
     loss at the start and end (mean of the first / last fifth of the episodes).
 
     `cfg` is a meta-learning config (method, ways, shots, queries, episodes, projection_dim,
     inner_steps, inner_lr, train): typed loosely, the configs belong to the recipe layer.
+    `distance` is ProtoNet's (euclidean or cosine, see `meta.ProtoNetTask`).
     """
     from accelerate.utils import set_seed
 
@@ -71,7 +72,7 @@ def meta_train(
     model = ProjectionHead(table, cfg.projection_dim, seed)
     task: Any
     if cfg.method == "protonet":
-        task = ProtoNetTask(model, cfg.ways, cfg.shots)
+        task = ProtoNetTask(model, cfg.ways, cfg.shots, distance)
     else:
         task = FirstOrderTask(model, cfg.ways, cfg.shots, cfg.method, cfg.inner_steps, cfg.inner_lr)
     data = EpisodeBatches(
