@@ -25,9 +25,10 @@ tested on their own; the class is the thin hook.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["TASK_KINDS", "TEXT_TASKS", "Technique"]
 
