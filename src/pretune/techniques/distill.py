@@ -64,7 +64,7 @@ _FROM_TEACHER_CACHE = ("TEACHER_KEY", "CachedTeacherBatches", "teacher_logits_fo
 
 def __getattr__(name: str) -> Any:
     if name in _FROM_TEACHER_CACHE:
-        from pretune.techniques import teacher_cache
+        import pretune.techniques.teacher_cache as teacher_cache
 
         return getattr(teacher_cache, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
