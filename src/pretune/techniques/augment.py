@@ -62,6 +62,7 @@ class Augment(Technique):
     name = "augment"
     # Re-tokenising moves tokens: only a label per example survives it (not per token/span).
     tasks = frozenset({"classify"})
+    cheap_to_build = False  # its edit list comes from the data package (datasets, sklearn)
 
     def __init__(
         self, p: float = 0.1, ops: list[str] | None = None, tokenizer: str | None = None

@@ -226,6 +226,7 @@ class Distill(Technique):
     changes_loss = True
     needs_teacher = True
     tasks = frozenset({"classify"})  # soft labels over one set of classes per example
+    cheap_to_build = False  # loads the teacher
 
     def __init__(
         self,
