@@ -128,3 +128,18 @@ def test_the_probe_sees_torch_when_a_check_needs_it(tmp_path):
         tmp_path, "config", "show", "finetune", "train.loss=focal", "train.loss_params.gamma=-1"
     )
     assert result["codes"] == [2] and "torch" in result["heavy"]
+
+
+def test_a_yaml_exponent_read_as_text_is_named_with_the_fix(tmp_path):
+    # YAML 1.1 reads 1e-5 as text, 1.0e-5 as a number.
+    (tmp_path / "text.yaml").write_text("techniques:\n  l1: {strength: 1e-5}\n")
+    (tmp_path / "number.yaml").write_text("techniques:\n  l1: {strength: 1.0e-5}\n")
+    refused = probe(tmp_path, "config", "show", "finetune", "text.yaml")
+    assert refused["codes"] == [2] and refused["heavy"] == []
+    assert refused["errors"] == [
+        "error: techniques.l1.strength must be a number, got '1e-5'; in YAML write exponents "
+        "with a dot (1.0e-5)"
+    ]
+    assert probe(tmp_path, "config", "show", "finetune", "number.yaml") == {
+        "codes": [0], "errors": [], "heavy": []
+    }  # fmt: skip

@@ -65,7 +65,19 @@ def _check_numbers(name: str, signature: inspect.Signature, params: dict[str, An
         if not {"float", "int"} & set(kinds) or (value is None and "None" in kinds):
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"techniques.{name}.{key} must be a number, got {value!r}")
+            # YAML 1.1 reads 1e-5 (no dot) as text; the constructors would fail on it later.
+            hint = "; in YAML write exponents with a dot (1.0e-5)" if _numeric_text(value) else ""
+            raise ConfigError(f"techniques.{name}.{key} must be a number, got {value!r}{hint}")
+
+
+def _numeric_text(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def check_techniques_fit_task(names: Iterable[str], task_kind: str) -> None:
