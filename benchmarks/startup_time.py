@@ -1,4 +1,5 @@
-"""How long `pretune` commands take to start: help, config listing and config errors.
+"""How long `pretune` commands take to start: help, config listing and config errors (configs
+naming techniques included).
 
 Each command runs `--repeats` times in a fresh `python -m pretune` process; the script prints
 one JSON object with the median wall time and the median CPU time (user + system, of the child
@@ -30,6 +31,23 @@ COMMANDS = {
     "finetune missing.yaml (missing file)": ["finetune", "missing.yaml"],
     "finetune train.nosuch=1 (unknown key)": ["finetune", "train.nosuch=1"],
     "finetune train.lr=abc (bad value)": ["finetune", "train.lr=abc"],
+    "config show finetune techniques.ema=true techniques.lora.r=4 (valid)": [
+        "config",
+        "show",
+        "finetune",
+        "techniques.ema=true",
+        "techniques.lora.r=4",
+    ],
+    "finetune techniques.emma=true (unknown technique)": ["finetune", "techniques.emma=true"],
+    "finetune techniques.layerwise_lr.decay=abc (bad technique value)": [
+        "finetune",
+        "techniques.layerwise_lr.decay=abc",
+    ],
+    "finetune techniques.ema=true techniques.swa=true (bad combination)": [
+        "finetune",
+        "techniques.ema=true",
+        "techniques.swa=true",
+    ],
 }
 
 

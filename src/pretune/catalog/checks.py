@@ -39,15 +39,22 @@ def check_loss(cfg: Any) -> None:
 
 
 def check_techniques(cfg: Any) -> None:
-    """Each technique's parameters, that it applies to what this recipe trains, and that the
-    techniques' declarations do not conflict (two replacing the saved weights, ...)."""
+    """Each technique's parameters, that it applies to what this recipe trains, that the
+    techniques' declarations do not conflict (two replacing the saved weights, ...), then
+    the parameters' values (by building the techniques that are cheap to build)."""
     if not cfg.techniques:  # nothing to check: the technique modules (torch) stay unimported
         return
-    from pretune.techniques.registry import check_technique_combination, check_technique_params
+    from pretune.techniques.registry import (
+        check_technique_combination,
+        check_technique_params,
+        check_technique_values,
+    )
 
     checked = {name: check_technique_params(name, p) for name, p in cfg.techniques.items()}
     cfg.__dict__["techniques"] = checked  # normalised (true -> {}); no re-validation loop
     check_technique_combination(checked, cfg.task_kind)
+    for name, params in checked.items():
+        check_technique_values(name, params)
 
 
 def eval_metric_check(

@@ -14,13 +14,14 @@ task as wrapped by the techniques listed *before* this one in the config.
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from pretune.techniques.base import TEXT_TASKS, Technique
 from pretune.techniques.entries import TECHNIQUES
 from pretune.techniques.wrapping import EmbeddingHook
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["FGM", "PGD", "project_tokens", "token_step"]
 
@@ -72,6 +73,8 @@ class _Adversarial(Technique):
         self.hook.capture = True
 
     def after_backward(self, state: Any) -> None:
+        import torch
+
         self.hook.capture = False
         grad = self.hook.take_grad()
         if grad is None or self.task is None:

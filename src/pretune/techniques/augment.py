@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from pretune.data.augment import OPERATIONS, augment_text
-from pretune.data.batching import pad_batch
 from pretune.techniques.base import Technique
 from pretune.techniques.entries import TECHNIQUES
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Augment", "augment_batch"]
 
@@ -34,6 +33,9 @@ def augment_batch(
     rng: random.Random,
 ) -> dict[str, torch.Tensor]:
     """A new batch whose texts are edited copies of `batch`'s (labels kept, same max width)."""
+    from pretune.data.augment import augment_text
+    from pretune.data.batching import pad_batch
+
     ids, mask = batch["input_ids"], batch.get("attention_mask")
     rows = list(ids) if mask is None else [r[m.bool()] for r, m in zip(ids, mask, strict=True)]
     texts = tokenizer.batch_decode([r.tolist() for r in rows], skip_special_tokens=True)
@@ -60,10 +62,13 @@ class Augment(Technique):
     name = "augment"
     # Re-tokenising moves tokens: only a label per example survives it (not per token/span).
     tasks = frozenset({"classify"})
+    cheap_to_build = False  # its edit list comes from the data package (datasets, sklearn)
 
     def __init__(
         self, p: float = 0.1, ops: list[str] | None = None, tokenizer: str | None = None
     ) -> None:
+        from pretune.data.augment import OPERATIONS
+
         if not 0.0 < p < 1.0:
             raise ValueError(f"p must be in (0, 1), got {p}")
         self.ops = list(ops or OPERATIONS)
@@ -87,6 +92,8 @@ class Augment(Technique):
         return model
 
     def batch_start(self, state: Any) -> None:
+        import torch
+
         batch = state.batch
         if "token_type_ids" in batch and bool(batch["token_type_ids"].any()):
             return  # text pairs: decoding would merge the two texts

@@ -10,22 +10,25 @@ At the end, `export_model` copies the final average in, unless the recipe restor
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from pretune.techniques.base import Technique
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["WeightAveraging", "swap_weights", "trainable_params"]
 
 
-@torch.no_grad()
 def swap_weights(params: list[torch.Tensor], other: list[torch.Tensor]) -> None:
     """Exchange the values of two lists of same-shaped tensors, in place."""
-    for param, value in zip(params, other, strict=True):
-        held = param.detach().clone()
-        param.copy_(value)
-        value.copy_(held)
+    import torch
+
+    with torch.no_grad():
+        for param, value in zip(params, other, strict=True):
+            held = param.detach().clone()
+            param.copy_(value)
+            value.copy_(held)
 
 
 def trainable_params(model: torch.nn.Module) -> list[torch.Tensor]:
@@ -54,6 +57,8 @@ class WeightAveraging(Technique):
     batch_start = checkpoint = fit_end = _restore_training_weights
 
     def export_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        import torch
+
         if self.average is not None:
             with torch.no_grad():
                 for param, avg in zip(trainable_params(model), self.average, strict=True):

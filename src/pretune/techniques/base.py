@@ -25,9 +25,10 @@ tested on their own; the class is the thin hook.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["TASK_KINDS", "TEXT_TASKS", "Technique"]
 
@@ -59,6 +60,14 @@ class Technique:
             `needs_teacher`.
         tasks: the task kinds (`TASK_KINDS`) it makes sense for; None means every kind. A run
             config naming it for another kind is refused before anything is built.
+        cheap_to_build: the constructor only checks and keeps its parameters (no torch, no
+            file read), so config checks build it once to refuse bad values early
+            (`registry.check_technique_values`). False where building loads something
+            (distill's teacher, augment's edit list from the data package).
+
+    Technique modules import torch (and the data package) inside the functions that use it:
+    checking a config that names techniques imports the modules for these declarations and
+    the constructors' signatures, and stays quick (docs/config.md, tests/cli/test_startup.py).
     """
 
     name: str = ""
@@ -69,6 +78,7 @@ class Technique:
     perturbs_embeddings: bool = False
     mixes_examples: bool = False
     tasks: frozenset[str] | None = None
+    cheap_to_build: bool = True
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
         return model

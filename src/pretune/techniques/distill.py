@@ -10,10 +10,11 @@ configures). T² keeps the soft term's gradients on the scale of the hard term's
 (the soft gradients shrink as 1/T²). alpha=0 is plain training; the teacher is then not run.
 
 Teacher logits come either from a teacher forward pass on every batch ("on the fly") or from a
-table computed once before training (`teacher_logits_for`). The loop feeds batches of row
-indices (`TrainData.load(indices)`), so a cached logit is matched to its example by row index:
-`CachedTeacherBatches.load` adds the rows' cached logits to the batch as `teacher_logits`, and
-the distillation task takes them from there (and strips the key before the model sees it).
+table computed once before training (`teacher_logits_for`; both it and the batches below live
+in `teacher_cache.py`). The loop feeds batches of row indices (`TrainData.load(indices)`), so a
+cached logit is matched to its example by row index: `CachedTeacherBatches.load` adds the
+rows' cached logits to the batch as `teacher_logits`, and the distillation task takes them
+from there (and strips the key before the model sees it).
 
 Intermediate-layer matching (TinyBERT/MiniLM-style, here on hidden states only): student layer
 i (of Ls) is matched with teacher layer round((i + 1) * Lt / Ls), so a 3-layer student of a
@@ -34,36 +35,45 @@ teacher it has already loaded (`Distill.from_model`), and can cache the teacher'
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
-
-from pretune.data.batching import inference_batches
-from pretune.data.encode import EncodedSplit, TrainBatches
 from pretune.errors import ConfigError
 from pretune.models.teacher import load_teacher_classifier
 from pretune.techniques.base import Technique
 from pretune.techniques.entries import TECHNIQUES
 from pretune.techniques.wrapping import TaskWrapper
 
+if TYPE_CHECKING:
+    import torch
+
+    from pretune.data.encode import EncodedSplit
+
 __all__ = [
-    "CachedTeacherBatches",
     "Distill",
     "encoder_layers",
     "hidden_mse",
     "kd_loss",
     "layer_map",
     "soft_loss",
-    "teacher_logits_for",
 ]
 
-TEACHER_KEY = "teacher_logits"  # batch key of cached teacher logits (B, K)
+# Defined in `teacher_cache.py` (it imports torch and the data libraries) and still importable
+# from here, loaded on first use, so that importing this module to check a config stays light.
+_FROM_TEACHER_CACHE = ("TEACHER_KEY", "CachedTeacherBatches", "teacher_logits_for")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_TEACHER_CACHE:
+        import pretune.techniques.teacher_cache as teacher_cache
+
+        return getattr(teacher_cache, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def soft_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
     """T² · KL(softmax(teacher/T) || softmax(student/T)), averaged over the batch; (B, K) each."""
+    import torch.nn.functional as F
+
     log_p_student = F.log_softmax(student.float() / temperature, dim=-1)
     log_p_teacher = F.log_softmax(teacher.float() / temperature, dim=-1)
     kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="batchmean")
@@ -113,6 +123,8 @@ def layer_map(student_layers: int, teacher_layers: int) -> list[int]:
 def encoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
     """The transformer blocks of a Hugging Face encoder (BERT-like, DistilBERT, others): the
     ModuleList with `config.num_hidden_layers` entries."""
+    import torch
+
     model = getattr(model, "module", model)
     count = getattr(model.config, "num_hidden_layers", None)
     for name in ("encoder.layer", "transformer.layer", "encoder.layers", "layers"):
@@ -128,48 +140,6 @@ def encoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
         f"cannot find the transformer layers of {type(model).__name__}; intermediate-layer "
         "matching supports BERT-like encoders (set distill.hidden_weight=0)"
     )
-
-
-def teacher_logits_for(
-    teacher: torch.nn.Module, split: EncodedSplit, batch_size: int, device: torch.device
-) -> torch.Tensor:
-    """The teacher's logits (N, K) for every row of `split`, in row order (row i -> [i])."""
-    teacher.eval()
-    out: torch.Tensor | None = None
-    for indices in inference_batches(split.lengths, batch_size):
-        batch = split.load(indices)
-        inputs = {k: v.to(device) for k, v in batch.items() if k != "labels"}
-        with torch.inference_mode():
-            logits = teacher(**inputs).logits.float().cpu()
-        if out is None:
-            out = torch.empty(len(split), logits.shape[-1])
-        out[torch.tensor(indices)] = logits
-    if out is None:
-        raise ValueError("the split is empty: no teacher logits to cache")
-    return out
-
-
-@dataclass
-class CachedTeacherBatches(TrainBatches):
-    """`TrainBatches` whose batches also carry the cached teacher logits of their rows.
-
-    `teacher_logits[i]` belongs to row i of `split`; `load` selects the same rows (this
-    process's share of the batch) from both, so each example meets its own teacher logits
-    whatever the batch order, padding or number of processes.
-    """
-
-    teacher_logits: torch.Tensor | None = None  # (N, K), row order of `split`
-
-    def __post_init__(self) -> None:
-        if self.teacher_logits is None or len(self.teacher_logits) != len(self.split):
-            raise ValueError("teacher_logits must hold one row per training example")
-
-    def load(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
-        batch = super().load(indices)
-        share = list(indices)[self.rank :: self.world_size]
-        assert self.teacher_logits is not None  # checked in __post_init__
-        batch[TEACHER_KEY] = self.teacher_logits[torch.tensor(share)]
-        return batch
 
 
 class _LayerRecorder:
@@ -197,11 +167,17 @@ class _DistillTask(TaskWrapper):
         self.technique = technique
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        from pretune.techniques.teacher_cache import TEACHER_KEY
+
         if TEACHER_KEY in batch and ("labels" not in batch or not self.inner.model.training):
             batch = {k: v for k, v in batch.items() if k != TEACHER_KEY}
         return super().__call__(batch)
 
     def train_forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        import torch
+
+        from pretune.techniques.teacher_cache import TEACHER_KEY
+
         d = self.technique
         cached = batch.get(TEACHER_KEY)
         inputs = {k: v for k, v in batch.items() if k != TEACHER_KEY}
@@ -250,6 +226,7 @@ class Distill(Technique):
     changes_loss = True
     needs_teacher = True
     tasks = frozenset({"classify"})  # soft labels over one set of classes per example
+    cheap_to_build = False  # loads the teacher
 
     def __init__(
         self,
@@ -259,6 +236,8 @@ class Distill(Technique):
         alpha: float = 0.5,
         hidden_weight: float = 0.0,
     ) -> None:
+        import torch
+
         if not temperature > 0:
             raise ConfigError(f"distill.temperature must be > 0, got {temperature}")
         if not 0 <= alpha <= 1:
@@ -299,6 +278,8 @@ class Distill(Technique):
     # -- set-up hooks ---------------------------------------------------------------------
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        import torch
+
         t_vocab = getattr(self.teacher.config, "vocab_size", None)
         s_vocab = getattr(model.config, "vocab_size", None)
         if t_vocab != s_vocab:
@@ -325,6 +306,8 @@ class Distill(Technique):
         return groups + ([{"params": params, "weight_decay": 0.0}] if params else [])
 
     def wrap_task(self, task: Any) -> Any:
+        import torch
+
         labels = list(getattr(task, "label_names", self.teacher_labels))
         if sorted(labels) != sorted(self.teacher_labels):
             raise ConfigError(
@@ -350,6 +333,8 @@ class Distill(Technique):
         hidden: bool,
     ) -> tuple[torch.Tensor, Sequence[torch.Tensor]]:
         """Teacher logits (B, K) in the student's label order, and its hidden states (or ())."""
+        import torch
+
         device = inputs["input_ids"].device
         states: Sequence[torch.Tensor] = ()
         if cached is None or hidden:
@@ -368,6 +353,8 @@ class Distill(Technique):
 
     def cache_logits(self, split: EncodedSplit, batch_size: int) -> torch.Tensor:
         """Teacher logits for every row of `split` (row order), computed once."""
+        from pretune.techniques.teacher_cache import teacher_logits_for
+
         device = next(self.teacher.parameters()).device
         return teacher_logits_for(self.teacher, split, batch_size, device)
 

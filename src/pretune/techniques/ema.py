@@ -6,20 +6,23 @@ labels; the average is what gets evaluated and what is saved at the end (see ave
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from pretune.techniques.averaging import WeightAveraging, trainable_params
 from pretune.techniques.entries import TECHNIQUES
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = ["EMA", "ema_update"]
 
 
-@torch.no_grad()
 def ema_update(average: list[torch.Tensor], params: list[torch.Tensor], decay: float) -> None:
     """average <- decay * average + (1 - decay) * params, in place."""
-    torch._foreach_lerp_(average, params, 1.0 - decay)
+    import torch
+
+    with torch.no_grad():
+        torch._foreach_lerp_(average, params, 1.0 - decay)
 
 
 @TECHNIQUES.register("ema", "exponential moving average of the weights, exported at the end")

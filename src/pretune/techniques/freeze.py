@@ -7,11 +7,13 @@ steps get cheaper as well as regularised.
 from __future__ import annotations
 
 import fnmatch
-
-import torch
+from typing import TYPE_CHECKING
 
 from pretune.techniques.base import Technique
 from pretune.techniques.entries import TECHNIQUES
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Freeze", "freeze_parameters"]
 

@@ -8,19 +8,22 @@ and norm parameters are left out, as with weight decay.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from pretune.techniques.base import Technique
 from pretune.techniques.entries import TECHNIQUES
 from pretune.techniques.wrapping import TaskWrapper
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["L1", "l1_penalty", "penalised_parameters"]
 
 
 def l1_penalty(params: Iterable[torch.Tensor]) -> torch.Tensor:
     """sum |w| over `params` (a scalar tensor)."""
+    import torch
+
     return sum((p.abs().sum() for p in params), torch.tensor(0.0))
 
 

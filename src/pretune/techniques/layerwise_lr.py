@@ -10,12 +10,13 @@ further scales the head (discriminative LRs: a fresh head learns faster than the
 from __future__ import annotations
 
 import re
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from pretune.techniques.base import Technique
 from pretune.techniques.entries import TECHNIQUES
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["LayerwiseLR", "layer_depth", "layer_lr_scales", "num_layers"]
 

@@ -9,11 +9,14 @@ weights (`merge_and_unload`), so `model/` is a plain Hugging Face model that loa
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from pretune.errors import ConfigError
 from pretune.techniques.base import Technique
 from pretune.techniques.entries import TECHNIQUES
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["LoRA", "wrap_with_lora"]
 
@@ -77,6 +80,8 @@ def wrap_with_lora(
 
 
 def _linear_names(model: torch.nn.Module) -> set[str]:
+    import torch
+
     return {
         name.rsplit(".", 1)[-1]
         for name, module in model.named_modules()

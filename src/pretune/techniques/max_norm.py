@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from pretune.techniques.base import Technique
 from pretune.techniques.entries import TECHNIQUES
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = ["MaxNorm", "max_norm_"]
 
 
-@torch.no_grad()
 def max_norm_(weights: Iterable[torch.Tensor], max_norm: float) -> None:
     """Rescale, in place, the rows (output units) of each 2-D weight to L2 norm <= max_norm."""
-    for weight in weights:
-        weight.copy_(torch.renorm(weight, p=2, dim=0, maxnorm=max_norm))
+    import torch
+
+    with torch.no_grad():
+        for weight in weights:
+            weight.copy_(torch.renorm(weight, p=2, dim=0, maxnorm=max_norm))
 
 
 @TECHNIQUES.register("max_norm", "cap each weight row's L2 norm after every step")

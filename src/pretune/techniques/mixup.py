@@ -11,19 +11,22 @@ directly, as in the original mixup (Zhang et al. 2018).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from pretune.techniques.base import Technique
 from pretune.techniques.entries import TECHNIQUES
 from pretune.techniques.wrapping import TaskWrapper, input_embeddings, task_loss_fn
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Mixup", "mix_embeddings", "mixup_loss", "sample_mixup"]
 
 
 def sample_mixup(batch_size: int, alpha: float, device: Any = None) -> tuple[float, torch.Tensor]:
     """(lam ~ Beta(alpha, alpha), a random permutation of the batch), from torch's RNG."""
+    import torch
+
     lam = float(torch.distributions.Beta(alpha, alpha).sample())
     return lam, torch.randperm(batch_size).to(device)
 
@@ -32,6 +35,8 @@ def mix_embeddings(
     embeds: torch.Tensor, mask: torch.Tensor | None, lam: float, perm: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Mix (B, T, H) embeddings with their permutation; the mask is the union of both masks."""
+    import torch
+
     mixed = lam * embeds + (1.0 - lam) * embeds[perm]
     return mixed, None if mask is None else torch.maximum(mask, mask[perm])
 

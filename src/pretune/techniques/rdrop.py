@@ -8,20 +8,22 @@ regulariser for fine-tuning, at twice the forward/backward cost. Dropout must be
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING, Any
 
 from pretune.techniques.base import Technique
 from pretune.techniques.entries import TECHNIQUES
 from pretune.techniques.wrapping import TaskWrapper
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["RDrop", "symmetric_kl"]
 
 
 def symmetric_kl(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
     """(KL(p_a || p_b) + KL(p_b || p_a)) / 2, averaged over the batch; (B, K) each."""
+    import torch.nn.functional as F
+
     log_a, log_b = F.log_softmax(logits_a, -1), F.log_softmax(logits_b, -1)
     kl_ab = F.kl_div(log_b, log_a, log_target=True, reduction="batchmean")  # KL(a || b)
     kl_ba = F.kl_div(log_a, log_b, log_target=True, reduction="batchmean")

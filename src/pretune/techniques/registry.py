@@ -19,6 +19,7 @@ __all__ = [
     "build_techniques",
     "check_technique_combination",
     "check_technique_params",
+    "check_technique_values",
     "check_techniques_fit_task",
 ]
 
@@ -53,7 +54,30 @@ def check_technique_params(name: str, params: Any) -> dict[str, Any]:
             f"techniques.{name}: unknown parameter(s) {', '.join(unknown) or '?'}; "
             f"parameters: {', '.join(accepted) or 'none'}"
         ) from None
+    _check_numbers(name, signature, params)
     return params
+
+
+def _check_numbers(name: str, signature: inspect.Signature, params: dict[str, Any]) -> None:
+    # Annotations are text here (postponed evaluation): "float", "int | None", ...
+    for key, value in params.items():
+        kinds = str(signature.parameters[key].annotation).split(" | ")
+        if not {"float", "int"} & set(kinds) or (value is None and "None" in kinds):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            # YAML 1.1 reads 1e-5 (no dot) as text; the constructors would fail on it later.
+            hint = "; in YAML write exponents with a dot (1.0e-5)" if _numeric_text(value) else ""
+            raise ConfigError(f"techniques.{name}.{key} must be a number, got {value!r}{hint}")
+
+
+def _numeric_text(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def check_techniques_fit_task(names: Iterable[str], task_kind: str) -> None:
@@ -142,16 +166,26 @@ def check_technique_combination(spec: dict[str, Any], task_kind: str | None) -> 
     _check_teachers(spec)
 
 
+def _create(name: str, params: dict[str, Any]) -> Any:
+    try:
+        return TECHNIQUES.create(name, **params)
+    except (ValueError, TypeError) as exc:  # the constructor's own checks (decay in (0, 1])
+        raise ConfigError(f"techniques.{name}: {exc}") from None
+
+
+def check_technique_values(name: str, params: dict[str, Any]) -> None:
+    """Build the technique once and drop it, so that its constructor refuses bad values
+    (`decay=2`, `steps=0`) at config load, before any data or model is read. Skipped for a
+    technique whose building loads something (`Technique.cheap_to_build` False): its values
+    are checked when the run builds it."""
+    _load_all()
+    if getattr(TECHNIQUES.get(name), "cheap_to_build", False):
+        _create(name, params)
+
+
 def build_techniques(spec: dict[str, Any]) -> list[Any]:
     """Objects for a config's `techniques` mapping, in its order."""
     _load_all()
     _check_pairs(list(spec))
     _check_teachers(spec)
-    built = []
-    for name, params in spec.items():
-        params = check_technique_params(name, params)
-        try:
-            built.append(TECHNIQUES.create(name, **params))
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"techniques.{name}: {exc}") from None
-    return built
+    return [_create(name, check_technique_params(name, params)) for name, params in spec.items()]

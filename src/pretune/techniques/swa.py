@@ -9,20 +9,23 @@ statistics to recompute afterwards.
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from pretune.techniques.averaging import WeightAveraging, trainable_params
 from pretune.techniques.entries import TECHNIQUES
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = ["SWA", "swa_update"]
 
 
-@torch.no_grad()
 def swa_update(average: list[torch.Tensor], params: list[torch.Tensor], count: int) -> None:
     """average <- average + (params - average) / (count + 1): the mean of count + 1 snapshots."""
-    torch._foreach_lerp_(average, params, 1.0 / (count + 1))
+    import torch
+
+    with torch.no_grad():
+        torch._foreach_lerp_(average, params, 1.0 / (count + 1))
 
 
 @TECHNIQUES.register("swa", "equal-weight average of the weights from a point in training on")

@@ -14,10 +14,10 @@ perturb inputs this way, whatever task or wrapper runs the forward pass.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["EmbeddingHook", "TaskWrapper", "input_embeddings", "task_loss_fn"]
 
@@ -48,6 +48,8 @@ class TaskWrapper:
 
 def task_loss_fn(task: Any) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """The task's `(logits, labels) -> loss` (the configured loss), or cross-entropy."""
+    import torch.nn.functional as F
+
     return getattr(task, "loss_fn", None) or F.cross_entropy
 
 
@@ -85,6 +87,8 @@ class EmbeddingHook:
         self.outputs.clear()
 
     def __call__(self, module: Any, inputs: Any, output: torch.Tensor) -> torch.Tensor | None:
+        import torch
+
         if self.delta is not None and self.delta.shape == output.shape:
             return output + self.delta.to(output.dtype)
         if self.capture and torch.is_grad_enabled():
@@ -96,6 +100,8 @@ class EmbeddingHook:
 
     def take_grad(self) -> torch.Tensor | None:
         """The summed gradient of the recorded outputs (None if none), then forget them."""
+        import torch
+
         grads = [o.grad for o in self.outputs if o.grad is not None]
         shapes = {g.shape for g in grads}
         self.outputs.clear()
