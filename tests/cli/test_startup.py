@@ -70,6 +70,10 @@ def probe(tmp_path: Path, *argv: str) -> dict:
         (["config", "write", "nosuch"], 2),
         (["quantize", "runs/nosuch"], 2),  # a run folder that does not exist
         (["serve", "runs/nosuch"], 2),
+        (["predict", "runs/nosuch", "-"], 2),
+        (["evaluate", "runs/nosuch"], 2),
+        (["explain", "runs/nosuch", "text=hello"], 2),
+        (["generate", "runs/nosuch", "Once"], 2),
         (["export", ".", "opset=x"], 2),  # a bad option value
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else f"exit {value}",
