@@ -237,6 +237,11 @@ class TrainConfig(Section):
         0, ge=0, description="Save a resumable checkpoint every N steps (0: at each epoch end)."
     )
     keep_checkpoints: int = Field(2, ge=1, description="How many recent checkpoints to keep.")
+    keep_checkpoints_at_end: bool = Field(
+        False,
+        description="Keep the resumable checkpoints (checkpoints/step-N/, weights and optimizer "
+        "state) once the run has finished; by default only model/ and the best weights stay.",
+    )
     early_stopping_patience: int | None = Field(
         None, ge=1, description="Stop after this many evaluations without improvement."
     )
