@@ -56,7 +56,7 @@ def create_run_dir(config: RunConfig, recipe: str, *, lock: bool = False) -> Pat
     name must be given (the `--nproc` launcher sets it), and the main process writes the config.
     """
     output_dir = Path(config.output_dir)
-    with writing(output_dir, then="or set output_dir= to a folder you can write to"):
+    with writing(output_dir, then="e.g. output_dir=<another folder>"):
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             return _shared_run_dir(config, output_dir, lock)
         output_dir.mkdir(parents=True, exist_ok=True)
