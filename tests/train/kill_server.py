@@ -3,8 +3,9 @@
 It imports pretune once, then for each JSON line on stdin forks a child that runs `pretune ARGV`
 (the real CLI, in a fresh process as far as training goes), SIGKILLs it after `kill_after`
 seconds if that is given and it still runs, and answers one line on stdout: `{"status": ...,
-"seconds": ...}` (the exit code, or minus the signal that killed it; the run's duration). Forking skips the seconds of imports a new interpreter would spend per run, which
-keeps ten real wall-clock kills within the test-time budget.
+"seconds": ...}` (the exit code, or minus the signal that killed it; the run's duration).
+Forking skips the seconds of imports a new interpreter would spend per run, which keeps ten
+real wall-clock kills within the test-time budget.
 
 A command may also name a `kill_at` write: the child SIGKILLs itself at that exact point (the
 n-th `os.replace` onto a given name, or half-way through the n-th metrics.jsonl line).
@@ -18,7 +19,6 @@ import os
 import signal
 import sys
 import time
-
 
 _PRELOAD = (
     "pretune.cli.main",

@@ -35,6 +35,8 @@ STEPS = ("model.max_length=32", "train.max_steps=8", "train.checkpoint_every=2",
 TIMING_KEYS = {"examples_per_s", "tokens_per_s"}
 RANDOM_KILLS = 10
 
+pytestmark = pytest.mark.slow  # about 40 s of CPU for the fifteen kills and resumes
+
 
 class KillServer:
     def __init__(self) -> None:
