@@ -227,3 +227,40 @@ def test_write_error_names_a_quota_and_says_what_to_do(tmp_path):
     error = write_error(OSError(errno.EDQUOT, "Disk quota exceeded"), tmp_path / "x", "then retry")
     assert str(error).startswith(f"cannot write {tmp_path / 'x'}: disk quota exceeded (")
     assert str(error).endswith("MB free); free some space, then retry")
+
+
+class _Crash(Exception):
+    pass
+
+
+class _CrashAtStep1:
+    def after_step(self, state: Any) -> None:
+        if state.step == 1:
+            raise _Crash
+
+
+def _log_records(run: Path) -> list[dict]:
+    timing = {"examples_per_s", "tokens_per_s"}
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in row.items() if k not in timing} for row in rows]
+
+
+def test_resume_before_the_first_checkpoint_starts_again_and_says_so(
+    whole, tiny_csv, tiny_bert, tmp_path
+):
+    cfg = _config(tiny_csv, tiny_bert, tmp_path, "train.log_every=1")
+    with pytest.raises(_Crash):
+        _train(cfg, extra_handlers=[_CrashAtStep1()])
+    run = tmp_path / "run"
+    assert list_checkpoints(run) == [] and (run / "metrics.jsonl").is_file()
+    lines: list[str] = []
+    run_finetune(None, resume=run, log=lines.append)
+    assert (
+        f"resuming {run}: no checkpoint was written before it stopped, so `pretune finetune` "
+        "starts it again from the beginning (step 0/6)"
+    ) in lines
+    expected, got = _weights(whole), _weights(run)
+    assert all(bool((expected[k] == got[k]).all()) for k in expected)
+    steps = [r["step"] for r in _log_records(run) if r["split"] == "train"]
+    assert steps == [1, 2, 3, 4, 5, 6]  # the killed run's step-1 line is not there twice
+
