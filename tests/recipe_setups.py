@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers import make_rows, write_csv
 from toy_tasks import toy_conll, toy_squad
 
 
@@ -149,4 +150,58 @@ SETUPS: dict[str, Setup] = {
     "multitask": _multitask,
     "sft": _sft,
     "rl": _rl,
+}
+
+
+# The transfer recipes embed with a frozen sentence encoder (the tiny BERT, mean-pooled) and
+# train, if at all, once per draw or held-out set: they do not train through the session, so
+# the session tests leave them out; the schema test runs these to see which keys they read.
+def _transfer(recipe: str, f: TinyFiles, *extra: str) -> tuple[str, list[str]]:
+    return recipe, [f"data.source={f.csv}", f"model.init_from={f.bert}", "model.max_length=16",
+                    f"cache_dir={f.folder / 'embeddings'}", "train.num_threads=1",
+                    *extra]  # fmt: skip
+
+
+def _fewshot_setfit(f: TinyFiles) -> tuple[str, list[str]]:
+    return _transfer("fewshot", f, "method=setfit", "shots=2", "draws=1", "pairs_per_example=1",
+                     "train.batch_size=4", "train.max_steps=2")  # fmt: skip
+
+
+def _fewshot_protonet(f: TinyFiles) -> tuple[str, list[str]]:
+    return _transfer("fewshot", f, "method=protonet", "shots=2", "draws=1", "baseline=false",
+                     "distance=euclidean")  # fmt: skip
+
+
+def _zeroshot(f: TinyFiles) -> tuple[str, list[str]]:
+    return _transfer("zeroshot", f, "labels=[sport, tech]", "label_text={tech: technology}",
+                     "descriptions={sport: games}", "self_train_rounds=1",
+                     "unlabelled_max=20")  # fmt: skip
+
+
+def _four_classes(f: TinyFiles) -> Path:
+    # Meta-learning holds two classes out and trains on episodes of two others: four classes.
+    path = f.folder / "four.csv"
+    if f.folder != Path() and not path.exists():  # (an empty TinyFiles only asks the recipe)
+        weather = [(f"{t} weather rain sun cloud", "weather") for t, _ in make_rows(4, 2)]
+        write_csv(path, make_rows(4) + weather)
+    return path
+
+
+def _metalearn(method: str) -> Setup:
+    def setup(f: TinyFiles) -> tuple[str, list[str]]:
+        recipe, overrides = _transfer("metalearn", f, f"method={method}", "episodes=2",
+                                      "draws=1", "rotations=1", "shots=1", "queries=1",
+                                      "projection_dim=8", "inner_steps=1", "test_fraction=0.25",
+                                      "pool_per_class=3")  # fmt: skip
+        return recipe, [*overrides, f"data.source={_four_classes(f)}"]
+
+    return setup
+
+
+NO_SESSION_SETUPS: dict[str, Setup] = {
+    "fewshot-setfit": _fewshot_setfit,
+    "fewshot-protonet": _fewshot_protonet,
+    "zeroshot": _zeroshot,
+    "metalearn-protonet": _metalearn("protonet"),
+    "metalearn-reptile": _metalearn("reptile"),
 }

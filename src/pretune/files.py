@@ -1,5 +1,6 @@
-"""Writing files and folders so that a reader (or a crash) never sees half of one, and turning a
-failed write (full disk, no permission, read-only or missing folder) into one clear error.
+"""Writing files and folders so that a reader (or a crash) never sees half of one, turning a
+failed write (full disk, no permission, read-only or missing folder) into one clear error, and
+reading JSON back.
 
 Every write goes to a temporary name beside its destination, is flushed to disk (fsync), and is
 renamed into place (`os.replace`, atomic on POSIX): a process killed at any moment leaves the old
@@ -18,12 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from pretune.errors import PretuneError
+from pretune.errors import CheckpointError, PretuneError
 
 __all__ = [
     "WriteError",
     "atomic_writer",
     "fsync_dir",
+    "read_json",
     "remove_folder",
     "replace_folder",
     "write_error",
@@ -151,3 +153,16 @@ def remove_folder(path: Path) -> None:
     aside = path.with_name(f".old-{path.name}-{os.getpid()}")
     os.replace(path, aside)
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def read_json(path: Path, advice: str) -> Any:
+    """The JSON value in `path`.
+
+    Raises:
+        CheckpointError: the file cannot be read or is not JSON; the message names it, the
+            reason and `advice` (what to do).
+    """
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} is not readable JSON ({exc}); {advice}") from exc

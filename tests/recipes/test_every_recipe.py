@@ -22,7 +22,7 @@ from pretune.catalog import RECIPES, load_recipe_config
 from pretune.catalog import recipe as catalog_entry
 from pretune.config import describe_fields, reads_recorded
 from pretune.train.callbacks import LOWER_IS_BETTER
-from recipe_setups import SETUPS, TinyFiles
+from recipe_setups import NO_SESSION_SETUPS, SETUPS, TinyFiles
 
 STEPS = ("train.max_steps=4", "train.checkpoint_every=2", "train.eval_every=2",
          "train.log_every=1", "train.num_threads=1", "train.lr=1e-3", "train.warmup_ratio=0",
@@ -174,16 +174,45 @@ BRANCH_ONLY = {
     "rl.prompt_field": "rl: prompts from a JSONL file",
     "rl.prompt_words": "rl: prompts cut from a corpus (data.source=bbc)",
     "data.text_column": "rl: prompts cut from a corpus",
+    "cloze_template": "zeroshot: method=cloze (needs a masked LM with a trained head)",
 }
 
 
-@pytest.mark.parametrize("recipe", sorted({SETUPS[s](TinyFiles(*[Path()] * 5))[0] for s in SETUPS}))
+def _recipe_of(setups: dict[str, Any], setup: str) -> str:
+    return setups[setup](TinyFiles(*[Path()] * 5))[0]
+
+
+@pytest.fixture(scope="module")
+def no_session_reads(files: TinyFiles, tmp_path_factory) -> dict[str, set[str]]:
+    """The keys each transfer setup's run read, from one run each, made on first use."""
+
+    class Reads(dict):
+        def __missing__(self, setup: str) -> set[str]:
+            recipe, overrides = NO_SESSION_SETUPS[setup](files)
+            out = tmp_path_factory.mktemp(setup)
+            self[setup] = set()
+            _run(recipe, [*overrides, f"output_dir={out}", "name=run"], self[setup])
+            return self[setup]
+
+    return Reads()
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    sorted({_recipe_of(SETUPS, s) for s in SETUPS} | {_recipe_of(NO_SESSION_SETUPS, s)
+                                                       for s in NO_SESSION_SETUPS}),
+)  # fmt: skip
 def test_recipe_schema_holds_no_key_its_code_ignores(
-    recipe: str, files: TinyFiles, uninterrupted: dict[str, Path]
-) -> None:
-    setups = [s for s in SETUPS if SETUPS[s](files)[0] == recipe]
+    recipe: str, files: TinyFiles, uninterrupted: dict[str, Path],
+    no_session_reads: dict[str, set[str]],
+) -> None:  # fmt: skip
+    setups = [s for s in SETUPS if _recipe_of(SETUPS, s) == recipe]
     read = set().union(*(READ_KEYS[s] for s in setups if uninterrupted[s]))
+    others = [s for s in NO_SESSION_SETUPS if _recipe_of(NO_SESSION_SETUPS, s) == recipe]
+    read |= set().union(*(no_session_reads[s] for s in others))
     keys = {key for key, _, _ in describe_fields(load_recipe_config(recipe))}
     branch_only = {k for k in BRANCH_ONLY if recipe == "rl" or not k.startswith(("rl.", "reward."))}
     unread = sorted(keys - read - branch_only - {"recipe"})
-    assert not unread, f"{recipe}: keys its runs ({', '.join(setups)}) never read: {unread}"
+    assert not unread, (
+        f"{recipe}: keys its runs ({', '.join(setups + others)}) never read: {unread}"
+    )

@@ -263,4 +263,3 @@ def test_resume_before_the_first_checkpoint_starts_again_and_says_so(
     assert all(bool((expected[k] == got[k]).all()) for k in expected)
     steps = [r["step"] for r in _log_records(run) if r["split"] == "train"]
     assert steps == [1, 2, 3, 4, 5, 6]  # the killed run's step-1 line is not there twice
-

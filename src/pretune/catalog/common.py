@@ -20,6 +20,7 @@ from pretune.config import (
     EvalConfig,
     ModelConfig,
     RunBase,
+    Section,
     TrainConfig,
     check_validation_for_early_stopping,
     compose,
@@ -33,10 +34,12 @@ __all__ = [
     "LABEL_FREE_DATA",
     "LM_METRICS",
     "TrainWithoutClassLoss",
+    "TransferTrainConfig",
     "data_section",
     "eval_section",
     "model_section",
     "training_schema",
+    "transfer_schema",
 ]
 
 CLASSIFY_METRICS = (
@@ -133,4 +136,64 @@ def training_schema(
     return compose(
         recipe, doc, task_kind=task_kind, validators=validators, hints=hints, data=data,
         model=model, train=train, eval=eval, techniques=TECHNIQUES_FIELD, **own,
+    )  # fmt: skip
+
+
+# The transfer recipes (fewshot, zeroshot, metalearn) score a stratified test split of one
+# source (`test_fraction` in their settings), with a frozen sentence encoder: no validation or
+# separate files, no new head or dropouts, nothing evaluated while a head or the body tunes.
+TRANSFER_DATA = narrow(
+    DataConfig, "TransferDataConfig",
+    drop=("balance", "max_train_examples", "test_file", "test_fraction",
+          "val_fraction", "validation_file"),
+)  # fmt: skip
+TRANSFER_MODEL = narrow(
+    ModelConfig, "TransferModelConfig",
+    drop=(*ENCODER_DROPOUTS, "freeze_embeddings", "gradient_checkpointing", "init"),
+)  # fmt: skip
+# Their tuning runs once per draw or held-out set, each to its end: no checkpoints to keep,
+# no validation to stop early on.
+TransferTrainConfig = narrow(
+    TrainWithoutClassLoss, "TransferTrainConfig",
+    drop=("early_stopping_patience", "group_by_length", "keep_checkpoints"),
+)  # fmt: skip
+NO_VALIDATION = "{recipe} tunes once per draw or held-out set without validation; it scores "
+TRANSFER_HINTS = {
+    "train.early_stopping_patience": NO_VALIDATION + "its test split at the end",
+    "train.keep_checkpoints": "{recipe} keeps no checkpoints (no --resume); "
+    "`pretune config show {recipe}` lists its keys",
+    "eval.metric": NO_VALIDATION + "accuracy and macro-F1 on its test split",
+    "eval.batch_size": "set embed_batch_size (texts per forward pass when embedding)",
+}
+
+
+def transfer_schema(
+    recipe: str,
+    doc: str,
+    settings: type[Section],
+    *,
+    train: type,
+    techniques: bool,
+    hints: dict[str, str] | None = None,
+) -> type[RunBase]:
+    """The schema of a transfer recipe: its settings at the top of the config, the data,
+    model and train sections as it reads them, no `eval:` (see TRANSFER_DATA), and
+    `techniques:` only where it tunes the encoder through the loop."""
+    validators: list[Callable[[Any], None]] = []
+    parts: dict[str, Any] = {}
+    if "optimizer" in train.model_fields:
+        validators.append(check_training)
+    hints = {**NO_CLASSIFICATION_LOSS, **TRANSFER_HINTS, **(hints or {})}
+    if techniques:
+        validators.append(check_techniques)
+        parts["techniques"] = TECHNIQUES_FIELD
+    else:
+        hints["techniques"] = (
+            "{recipe} tunes no encoder through the loop, so a technique "
+            "would have nothing to change"
+        )
+    return compose(
+        recipe, doc, task_kind="classify", validators=validators, top_level=settings,
+        hints=hints, data=TRANSFER_DATA,
+        model=TRANSFER_MODEL, train=train, **parts,
     )  # fmt: skip

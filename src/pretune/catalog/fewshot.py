@@ -9,14 +9,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from pretune.catalog.common import training_schema
-from pretune.config import (
-    Section,
-)
+from pretune.catalog.common import TransferTrainConfig, transfer_schema
+from pretune.config import Section
 
 __all__ = ["FewshotConfig", "FewshotSettings", "TransferSettings"]
-
-# Short contrastive tuning (SetFit's own defaults: lr 2e-5, batch 16, one pass over the pairs).
 
 
 class TransferSettings(Section):
@@ -69,12 +65,12 @@ class FewshotSettings(TransferSettings):
     )
 
 
-# The transfer recipes train through the session only for setfit/protonet tuning; their own
-# settings sit at the top of the config (`pretune fewshot shots=8 method=setfit`).
-FewshotConfig = training_schema(
+# Only setfit trains (contrastive tuning of the body, once per draw, through the loop with the
+# config's techniques); the settings sit at the top of the config (`pretune fewshot shots=8`).
+FewshotConfig = transfer_schema(
     "fewshot",
     "Few-shot classification (setfit, protonet, logreg) averaged over draws.",
-    task_kind="classify",
-    metrics=None,
-    top_level=FewshotSettings,
+    FewshotSettings,
+    train=TransferTrainConfig,
+    techniques=True,
 )

@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from pretune.catalog.common import training_schema
+from pretune.catalog.common import TransferTrainConfig, transfer_schema
 from pretune.catalog.fewshot import TransferSettings
+from pretune.config import narrow
 
 __all__ = ["MetalearnConfig", "MetalearnSettings"]
 
@@ -53,10 +54,15 @@ class MetalearnSettings(TransferSettings):
     inner_lr: float = Field(0.5, gt=0, description="reptile/fomaml: inner SGD learning rate.")
 
 
-MetalearnConfig = training_schema(
+# The meta-learned projection head trains on frozen embeddings, one episode a step (so no
+# train.batch_size), without the config's techniques (they change an encoder).
+MetalearnTrainConfig = narrow(TransferTrainConfig, "MetalearnTrainConfig", drop=("batch_size",))
+
+MetalearnConfig = transfer_schema(
     "metalearn",
     "Meta-learning (protonet, reptile, fomaml) over label subsets; test on held-out classes.",
-    task_kind="classify",
-    metrics=None,
-    top_level=MetalearnSettings,
+    MetalearnSettings,
+    train=MetalearnTrainConfig,
+    techniques=False,
+    hints={"train.batch_size": "one episode is one batch: set ways, shots and queries"},
 )

@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from pretune.catalog.common import transfer_schema
 from pretune.catalog.fewshot import TransferSettings
-from pretune.config import DataConfig, EvalConfig, ModelConfig, TrainConfig, compose, narrow
+from pretune.config import TrainConfig, narrow
 
 __all__ = ["ZeroshotConfig", "ZeroshotSettings"]
 
@@ -91,9 +92,10 @@ ZeroshotTrainConfig = narrow(
 )
 
 
-ZeroshotConfig = compose(
+ZeroshotConfig = transfer_schema(
     "zeroshot",
     "Zero-shot classification from label names (embeddings or MLM cloze).",
-    task_kind="classify", top_level=ZeroshotSettings,
-    data=DataConfig, model=ModelConfig, train=ZeroshotTrainConfig, eval=EvalConfig,
-)  # fmt: skip
+    ZeroshotSettings,
+    train=ZeroshotTrainConfig,
+    techniques=False,
+)

@@ -352,9 +352,8 @@ def best_answers(
     encoded: EncodedQA,
     start_logits: Sequence[Sequence[float]],
     end_logits: Sequence[Sequence[float]],
-    n_best: int = 20,
-    max_answer_length: int = 30,
+    **limits: int,
 ) -> dict[str, str]:
-    """The text of `best_spans` for each question id."""
-    spans = best_spans(examples, encoded, start_logits, end_logits, n_best, max_answer_length)
+    """The text of `best_spans` for each question id (`limits`: its n_best, max_answer_length)."""
+    spans = best_spans(examples, encoded, start_logits, end_logits, **limits)
     return {ex.id: ex.context[slice(*spans[ex.id])] for ex in examples}

@@ -45,33 +45,30 @@ for _name, (_layers, _hidden, _heads, _params) in _SIZES.items():
     )(_preset(_layers, _hidden, _heads))
 
 
+# What each language-model architecture calls a preset's sizes (and the context length).
+_SIZE_KEYS = {
+    "mlm": ("BertConfig", {"hidden": "hidden_size", "layers": "num_hidden_layers",
+                           "heads": "num_attention_heads", "ffn": "intermediate_size",
+                           "positions": "max_position_embeddings"}),
+    "clm": ("GPT2Config", {"hidden": "n_embd", "layers": "n_layer", "heads": "n_head",
+                           "ffn": "n_inner", "positions": "n_positions"}),
+}  # fmt: skip
+
+
 def lm_config(preset: str, objective: str, tokenizer: Any, max_length: int) -> Any:
     """A BertConfig (mlm) or GPT2Config (clm) of `preset`'s size for `tokenizer`'s vocabulary."""
-    from transformers import BertConfig, GPT2Config
+    import transformers
 
-    size = PRESETS.create(preset)
-    if objective == "mlm":
-        return BertConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=size["hidden"],
-            num_hidden_layers=size["layers"],
-            num_attention_heads=size["heads"],
-            intermediate_size=size["ffn"],
-            max_position_embeddings=max_length,
-            pad_token_id=tokenizer.pad_token_id,
+    size = {**PRESETS.create(preset), "positions": max_length}
+    class_name, keys = _SIZE_KEYS["mlm" if objective == "mlm" else "clm"]
+    settings = {key: size[ours] for ours, key in keys.items()}
+    if objective != "mlm":  # GPT-2 starts and ends a text with one token: EOS (else SEP)
+        eos = tokenizer.eos_token_id
+        settings["bos_token_id"] = settings["eos_token_id"] = (
+            eos if eos is not None else tokenizer.sep_token_id
         )
-    eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
-    return GPT2Config(
-        vocab_size=len(tokenizer),
-        n_embd=size["hidden"],
-        n_layer=size["layers"],
-        n_head=size["heads"],
-        n_inner=size["ffn"],
-        n_positions=max_length,
-        bos_token_id=eos,
-        eos_token_id=eos,
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    config_class = getattr(transformers, class_name)
+    return config_class(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **settings)
 
 
 def lm_auto_class(objective: str) -> Any:

@@ -50,9 +50,11 @@ def _episodic_protonet(cfg: Any) -> EpisodicProtonet:
             )
         k = len(corpus.label_names)
         # What the meta-learning schema shares with few-shot's: the run fields, the transfer
-        # settings and the data/model/train/eval/techniques sections.
-        keys = {"name", "output_dir", "seed", "data", "model", "train", "eval", "techniques"}
+        # settings and the data/model/train sections (its train: has no batch_size: one
+        # episode is one batch).
+        keys = {"name", "output_dir", "seed", "data", "model", "train"}
         shared = cfg.model_dump(include=keys | set(TransferSettings.model_fields))
+        shared["train"].pop("batch_size")
         mcfg = MetalearnConfig.model_validate(
             {**shared, "method": "protonet", "ways": k, "held_out": 2, "shots": cfg.shots // 2,
              "queries": cfg.shots - cfg.shots // 2, "episodes": cfg.protonet_episodes,

@@ -32,6 +32,7 @@ from pretune.errors import DataError
 from pretune.metrics.seqeval import Chunking, entity_scores
 from pretune.models.load import load_tokenizer, resolve_model_path
 from pretune.models.settings import load_head_model
+from pretune.recipes._annotated import open_finished_run, split_with_files
 from pretune.recipes._runner import recipe
 from pretune.tasks.ner import NerTask
 from pretune.train.session import Session
@@ -42,16 +43,9 @@ __all__ = ["evaluate_ner", "load_ner_run", "predict_entities", "predict_tags", "
 def prepare_ner_data(cfg: Any) -> dict[str, list[NerExample]]:
     """Train/validation/test examples from data.source (+ optional separate files)."""
     d, n = cfg.data, cfg.ner
-    examples = load_ner_source(d.source, n.token_column, n.tag_column)
-    splits = split_examples(
-        examples,
-        0.0 if d.validation_file else d.val_fraction,
-        0.0 if d.test_file else d.test_fraction,
-        cfg.seed,
+    splits = split_with_files(
+        cfg, lambda path: load_ner_source(path, n.token_column, n.tag_column), split_examples
     )
-    for key, path in (("validation", d.validation_file), ("test", d.test_file)):
-        if path:
-            splits[key] = load_ner_source(path, n.token_column, n.tag_column)
     if d.max_train_examples and d.max_train_examples < len(splits["train"]):
         splits["train"] = split_examples(splits["train"], 0.0, 0.0, cfg.seed)["train"][
             : d.max_train_examples
@@ -176,21 +170,13 @@ def run_ner(cfg: Any, session: Session) -> dict[str, Any]:
 
 def load_ner_run(run_dir: Path) -> tuple[Any, Any, list[str], Chunking, int]:
     """(model, tokenizer, label names, chunking, max_length) of a finished NER run folder."""
-    import yaml
     from transformers import AutoModelForTokenClassification
 
-    from pretune.errors import CheckpointError
-
-    model_dir = Path(run_dir) / "model"
-    if not (model_dir / "config.json").is_file():
-        raise CheckpointError(f"{run_dir}: no model/ folder; is it a finished `pretune ner` run?")
-    model = AutoModelForTokenClassification.from_pretrained(str(model_dir)).eval()
+    model, tokenizer, saved = open_finished_run(run_dir, AutoModelForTokenClassification, "ner")
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    config_path = Path(run_dir) / "config.yaml"
-    saved = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
     chunking = (saved.get("ner") or {}).get("chunking", "strict")
     max_length = (saved.get("model") or {}).get("max_length", 128)
-    return model, load_tokenizer(model_dir), labels, chunking, max_length
+    return model, tokenizer, labels, chunking, max_length
 
 
 def examples_from_texts(texts: Sequence[str]) -> list[NerExample]:

@@ -27,10 +27,11 @@ from pretune.data.squad import (
     load_qa_source,
     split_by_context,
 )
-from pretune.errors import CheckpointError, DataError
+from pretune.errors import DataError
 from pretune.metrics.squad import squad_scores
 from pretune.models.load import load_tokenizer, resolve_model_path
 from pretune.models.settings import load_head_model
+from pretune.recipes._annotated import open_finished_run, split_with_files
 from pretune.recipes._runner import recipe
 from pretune.tasks.qa import QATask
 from pretune.train.session import Session
@@ -41,16 +42,7 @@ __all__ = ["evaluate_qa", "predict_answers", "predict_spans", "prepare_qa_data",
 def prepare_qa_data(cfg: Any) -> dict[str, list[QAExample]]:
     d = cfg.data
     per = cfg.qa.max_questions_per_context
-    examples = load_qa_source(d.source, per)
-    splits = split_by_context(
-        examples,
-        0.0 if d.validation_file else d.val_fraction,
-        0.0 if d.test_file else d.test_fraction,
-        cfg.seed,
-    )
-    for key, path in (("validation", d.validation_file), ("test", d.test_file)):
-        if path:
-            splits[key] = load_qa_source(path, per)
+    splits = split_with_files(cfg, lambda path: load_qa_source(path, per), split_by_context)
     if d.max_train_examples and d.max_train_examples < len(splits["train"]):
         # A seeded random subset: the source order may be grouped (BBC is sorted by topic).
         keep = random.Random(cfg.seed).sample(range(len(splits["train"])), d.max_train_examples)
@@ -97,8 +89,8 @@ def evaluate_qa(
 ) -> dict[str, Any]:
     """SQuAD exact match and F1 (percent) over questions, plus the window loss."""
     starts, ends, loss = predict_spans(model, encoded, cfg.eval.batch_size, device)
-    answers = best_answers(examples, encoded, starts, ends, cfg.qa.n_best,
-                           cfg.qa.max_answer_length)  # fmt: skip
+    answers = best_answers(examples, encoded, starts, ends, n_best=cfg.qa.n_best,
+                           max_answer_length=cfg.qa.max_answer_length)  # fmt: skip
     scores = squad_scores(answers, {ex.id: ex.answers for ex in examples})
     return {**scores, "loss": loss, "windows": len(encoded)}
 
@@ -154,16 +146,10 @@ def predict_answers(
     run_dir: Path, items: Sequence[dict[str, str]], batch_size: int = 32
 ) -> list[dict[str, Any]]:
     """Answers for [{"question", "context"(, "id")}]: [{"id", "answer", "start", "end"}]."""
-    import yaml
     from transformers import AutoModelForQuestionAnswering
 
-    model_dir = Path(run_dir) / "model"
-    if not (model_dir / "config.json").is_file():
-        raise CheckpointError(f"{run_dir}: no model/ folder; is it a finished `pretune qa` run?")
-    saved = yaml.safe_load((Path(run_dir) / "config.yaml").read_text()) or {}
+    model, tokenizer, saved = open_finished_run(run_dir, AutoModelForQuestionAnswering, "qa")
     model_cfg, qa_cfg = saved.get("model") or {}, saved.get("qa") or {}
-    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir)).eval()
-    tokenizer = load_tokenizer(model_dir)
     examples = [
         QAExample(str(item.get("id", i)), item["question"], item["context"], [""], [0])
         for i, item in enumerate(items)

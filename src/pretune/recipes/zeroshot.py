@@ -21,6 +21,7 @@ from pretune.train.session import Session
 from pretune.transfer.data import Corpus, load_seeded_corpus
 from pretune.transfer.draws import frozen_embeddings
 from pretune.transfer.embed import load_encoder
+from pretune.transfer.fewshot import fit_logreg
 from pretune.transfer.results import scores
 from pretune.transfer.zeroshot import (
     cloze_scores,
@@ -81,8 +82,8 @@ def _embedding_steps(
     if cfg.self_train_rounds:
         pool_scores = frozen[pool] @ label_emb.T
         head, history = self_train(
-            frozen[pool], pool_scores, cfg.self_train_rounds, cfg.keep_fraction, cfg.logreg_c,
-            cfg.seed,
+            frozen[pool], pool_scores, cfg.self_train_rounds, cfg.keep_fraction,
+            lambda x, y: fit_logreg(x, y, cfg.logreg_c, cfg.seed),
         )  # fmt: skip
         if head is not None:
             name = f"+ self-training ({len(history)} rounds)"

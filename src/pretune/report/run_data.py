@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pretune.errors import CheckpointError
+from pretune.files import read_json
 
 __all__ = ["RunData", "dig", "flatten", "load_run", "number", "read_records", "series"]
 
@@ -99,12 +100,7 @@ def series(records: list[dict[str, Any]], key: str) -> tuple[list[float], list[f
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(
-            f"{path} is not readable JSON ({exc}); the run folder is damaged"
-        ) from exc
+    data = read_json(path, "the run folder is damaged")
     return data if isinstance(data, dict) else {}
 
 

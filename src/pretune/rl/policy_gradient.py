@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from pretune.metrics.streaming import StreamingMeans
 from pretune.rl.rewards import Reward
 from pretune.rl.sampling import sample_completions, sequence_kl, token_logprobs
 
@@ -137,27 +138,9 @@ class PolicyGradientTask:
         return RLMetrics()
 
 
-@dataclass
-class RLMetrics:
+class RLMetrics(StreamingMeans):
     """Streaming mean reward, KL and completion length over batches (weighted by samples)."""
 
-    reward_sum: float = 0.0
-    kl_sum: float = 0.0
-    tokens_sum: float = 0.0
-    count: int = 0
-
-    def update(self, outputs: dict[str, torch.Tensor]) -> None:
-        n = int(outputs["n"])
-        self.reward_sum += float(outputs["reward"]) * n
-        self.kl_sum += float(outputs["kl"]) * n
-        self.tokens_sum += float(outputs["completion_tokens"]) * n
-        self.count += n
-
-    def compute(self) -> dict[str, Any]:
-        n = max(self.count, 1)
-        return {
-            "reward": self.reward_sum / n,
-            "kl": self.kl_sum / n,
-            "completion_tokens": self.tokens_sum / n,
-            "samples": self.count,
-        }
+    weight_key = "n"
+    mean_keys = ("reward", "kl", "completion_tokens")
+    count_key = "samples"

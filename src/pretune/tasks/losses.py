@@ -10,6 +10,7 @@ penalty of a confidently "wrong" example, so that mislabelled rows pull the mode
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import Callable
@@ -26,6 +27,7 @@ __all__ = [
     "bootstrap",
     "build_loss",
     "check_loss_params",
+    "class_weighted",
     "cross_entropy",
     "focal",
     "generalized_ce",
@@ -47,6 +49,30 @@ def _weighted_mean(
         return per_example.mean()
     w = weight.to(per_example)[labels]
     return (w * per_example).sum() / w.sum()
+
+
+def class_weighted(
+    per_example_loss: Callable[..., torch.Tensor],
+) -> Callable[..., torch.Tensor]:
+    """A loss from a function of per-example values `(logits, labels, **params) -> (B,)`: it
+    takes class weights (`weight`, last) and reduces by their weighted mean."""
+
+    @functools.wraps(per_example_loss)
+    def loss(
+        logits: torch.Tensor, labels: torch.Tensor, *args: Any, weight: Any = None, **params: Any
+    ) -> torch.Tensor:
+        return _weighted_mean(per_example_loss(logits, labels, *args, **params), labels, weight)
+
+    # The config checks read a loss's parameters, `weight` included, from its signature.
+    signature = inspect.signature(per_example_loss)
+    weight = inspect.Parameter(
+        "weight", inspect.Parameter.KEYWORD_ONLY, default=None,
+        annotation="torch.Tensor | None",
+    )  # fmt: skip
+    loss.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), weight]
+    )
+    return loss
 
 
 def _at_label(per_class: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -80,12 +106,8 @@ def label_smoothing(
 
 
 @LOSSES.register("focal", "focal loss: down-weights easy examples (gamma)")
-def focal(
-    logits: torch.Tensor,
-    labels: torch.Tensor,
-    gamma: float = 2.0,
-    weight: torch.Tensor | None = None,
-) -> torch.Tensor:
+@class_weighted
+def focal(logits: torch.Tensor, labels: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
     """-(1 - p_y)^gamma * log p_y (Lin et al. 2017); gamma=0 is cross-entropy.
 
     Args:
@@ -94,8 +116,7 @@ def focal(
     if gamma < 0:
         raise ConfigError(f"train.loss_params.gamma must be >= 0, got {gamma}")
     log_p = _at_label(F.log_softmax(logits, dim=-1), labels)  # (B,)
-    per_example = -((1.0 - log_p.exp()) ** gamma) * log_p
-    return _weighted_mean(per_example, labels, weight)
+    return -((1.0 - log_p.exp()) ** gamma) * log_p
 
 
 @LOSSES.register("mse", "squared error of probabilities vs one-hot (or of a regression output)")
@@ -113,28 +134,20 @@ def mse(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 @LOSSES.register("hinge", "multi-class hinge (margin) loss, as in a multi-class SVM")
-def hinge(
-    logits: torch.Tensor,
-    labels: torch.Tensor,
-    margin: float = 1.0,
-    weight: torch.Tensor | None = None,
-) -> torch.Tensor:
+@class_weighted
+def hinge(logits: torch.Tensor, labels: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
     """mean_j!=y max(0, margin - s_y + s_j) (Weston-Watkins, `F.multi_margin_loss`).
 
     Args:
         margin: the score gap wanted between the true class and every other.
     """
-    per_example = F.multi_margin_loss(logits, labels, margin=margin, reduction="none")
-    return _weighted_mean(per_example, labels, weight)
+    return F.multi_margin_loss(logits, labels, margin=margin, reduction="none")
 
 
 @LOSSES.register("symmetric_ce", "noise-robust: alpha * CE + beta * reverse CE (Wang et al.)")
+@class_weighted
 def symmetric_ce(
-    logits: torch.Tensor,
-    labels: torch.Tensor,
-    alpha: float = 0.1,
-    beta: float = 1.0,
-    weight: torch.Tensor | None = None,
+    logits: torch.Tensor, labels: torch.Tensor, alpha: float = 0.1, beta: float = 1.0
 ) -> torch.Tensor:
     """Symmetric cross-entropy (Wang et al. 2019): alpha * CE + beta * RCE.
 
@@ -148,16 +161,12 @@ def symmetric_ce(
     per_ce = F.cross_entropy(logits, labels, reduction="none")
     p_y = _at_label(logits.softmax(dim=-1), labels)
     per_rce = -math.log(1e-4) * (1.0 - p_y)
-    return _weighted_mean(alpha * per_ce + beta * per_rce, labels, weight)
+    return alpha * per_ce + beta * per_rce
 
 
 @LOSSES.register("generalized_ce", "noise-robust: (1 - p_y^q) / q, between CE and MAE (q)")
-def generalized_ce(
-    logits: torch.Tensor,
-    labels: torch.Tensor,
-    q: float = 0.7,
-    weight: torch.Tensor | None = None,
-) -> torch.Tensor:
+@class_weighted
+def generalized_ce(logits: torch.Tensor, labels: torch.Tensor, q: float = 0.7) -> torch.Tensor:
     """Generalised cross-entropy (Zhang & Sabuncu 2018): q -> 0 is CE, q = 1 is MAE.
 
     Args:
@@ -166,17 +175,13 @@ def generalized_ce(
     if not 0.0 < q <= 1.0:
         raise ConfigError(f"train.loss_params.q must be in (0, 1], got {q}")
     p_y = _at_label(logits.softmax(dim=-1), labels)
-    per_example = (1.0 - p_y.clamp_min(1e-12) ** q) / q
-    return _weighted_mean(per_example, labels, weight)
+    return (1.0 - p_y.clamp_min(1e-12) ** q) / q
 
 
 @LOSSES.register("bootstrap", "noise-robust: target mixes the label and the model's own guess")
+@class_weighted
 def bootstrap(
-    logits: torch.Tensor,
-    labels: torch.Tensor,
-    beta: float = 0.95,
-    mode: str = "soft",
-    weight: torch.Tensor | None = None,
+    logits: torch.Tensor, labels: torch.Tensor, beta: float = 0.95, mode: str = "soft"
 ) -> torch.Tensor:
     """Bootstrapping (Reed et al. 2015): CE against beta * label + (1 - beta) * prediction.
 
@@ -192,8 +197,7 @@ def bootstrap(
         guess = log_p.exp()  # not detached: as in the paper, it also rewards confidence
     else:
         guess = F.one_hot(log_p.argmax(dim=-1), logits.shape[-1]).to(log_p)
-    per_example = -((beta * target + (1.0 - beta) * guess) * log_p).sum(dim=-1)
-    return _weighted_mean(per_example, labels, weight)
+    return -((beta * target + (1.0 - beta) * guess) * log_p).sum(dim=-1)
 
 
 # ---------------------------------------------------------------------------------------------

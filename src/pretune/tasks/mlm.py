@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from pretune.data.masking import IGNORE_INDEX
+from pretune.metrics.streaming import StreamingMeans
 
 __all__ = ["LMMetrics", "MLMTask", "lm_head_parts", "model_inputs", "token_outputs"]
 
@@ -90,25 +91,26 @@ class MLMTask:
         return LMMetrics()
 
 
-@dataclass
-class LMMetrics:
+class LMMetrics(StreamingMeans):
     """Streaming token-level metrics: mean loss, accuracy and perplexity over all tokens."""
 
-    loss_sum: float = 0.0
-    tokens: int = 0
-    correct: int = 0
+    weight_key = "n_tokens"
+    mean_keys = ("loss",)
+    count_key = "tokens"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.correct = 0  # counted exactly, not as a mean
 
     def update(self, outputs: dict[str, torch.Tensor]) -> None:
-        n = int(outputs["n_tokens"])
-        self.loss_sum += float(outputs["loss"]) * n
-        self.tokens += n
+        super().update(outputs)
         self.correct += int(outputs["n_correct"])
 
     def compute(self) -> dict[str, Any]:
-        loss = self.loss_sum / max(self.tokens, 1)
+        loss = self.sums["loss"] / max(self.count, 1)
         return {
             "loss": loss,
-            "accuracy": self.correct / max(self.tokens, 1),
+            "accuracy": self.correct / max(self.count, 1),
             "perplexity": math.exp(min(loss, 50.0)),
-            "tokens": self.tokens,
+            "tokens": self.count,
         }

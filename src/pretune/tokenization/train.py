@@ -51,30 +51,28 @@ def _build(kind: str, lowercase: bool) -> tuple[Any, Any]:
     """An untrained `Tokenizer` of `kind` and the trainer class that fits it."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-    if kind == "wordpiece":
-        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-        tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
-        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tok.decoder = decoders.WordPiece()
-        return tok, trainers.WordPieceTrainer
-    if kind == "bpe":
-        # Byte-level (GPT-2 style): every string is encodable, so there is no unknown token.
-        tok = Tokenizer(models.BPE())
-        tok.normalizer = normalizers.Sequence(
-            [normalizers.NFC(), *([normalizers.Lowercase()] if lowercase else [])]
+    if kind not in TOKENIZER_TYPES:
+        raise ConfigError(
+            f"tokenizer type '{kind}' unknown; choose from {', '.join(TOKENIZER_TYPES)}"
         )
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        tok.decoder = decoders.ByteLevel()
-        return tok, trainers.BpeTrainer
-    if kind == "unigram":
-        tok = Tokenizer(models.Unigram())
-        tok.normalizer = normalizers.Sequence(
-            [normalizers.NFKC(), *([normalizers.Lowercase()] if lowercase else [])]
-        )
-        tok.pre_tokenizer = pre_tokenizers.Metaspace()
-        tok.decoder = decoders.Metaspace()
-        return tok, trainers.UnigramTrainer
-    raise ConfigError(f"tokenizer type '{kind}' unknown; choose from {', '.join(TOKENIZER_TYPES)}")
+    lower = [normalizers.Lowercase()] if lowercase else []
+    # kind: (model, normalizer, pre-tokenizer, decoder, trainer class). BPE is byte-level
+    # (GPT-2 style): every string is encodable, so it has no unknown token.
+    parts = {
+        "wordpiece": (models.WordPiece(unk_token="[UNK]"),
+                      normalizers.BertNormalizer(lowercase=lowercase),
+                      pre_tokenizers.BertPreTokenizer(), decoders.WordPiece(),
+                      trainers.WordPieceTrainer),
+        "bpe": (models.BPE(), normalizers.Sequence([normalizers.NFC(), *lower]),
+                pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel(),
+                trainers.BpeTrainer),
+        "unigram": (models.Unigram(), normalizers.Sequence([normalizers.NFKC(), *lower]),
+                    pre_tokenizers.Metaspace(), decoders.Metaspace(), trainers.UnigramTrainer),
+    }  # fmt: skip
+    model, normalizer, pre_tokenizer, decoder, trainer = parts[kind]
+    tok = Tokenizer(model)
+    tok.normalizer, tok.pre_tokenizer, tok.decoder = normalizer, pre_tokenizer, decoder
+    return tok, trainer
 
 
 def _trainer_options(

@@ -16,7 +16,7 @@ become the next round's pseudo-labels.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import torch
 
 from pretune.errors import ConfigError
 from pretune.transfer.embed import Encoder, embed_texts
+from pretune.transfer.fewshot import fit_logreg
 
 __all__ = [
     "cloze_scores",
@@ -67,43 +68,45 @@ def label_embeddings(
     return np.stack(out)
 
 
+def _most_confident(scores: np.ndarray, keep_fraction: float) -> np.ndarray:
+    """Rows kept for self-training: the most confident `keep_fraction` of each predicted class
+    (by the margin between the best and second-best score), at least one, in row order."""
+    pred = scores.argmax(1)
+    top2 = np.sort(scores, axis=1)[:, -2:]
+    margin = top2[:, 1] - top2[:, 0]
+    keep = []
+    for c in range(scores.shape[1]):
+        rows = np.flatnonzero(pred == c)
+        n = max(1, round(keep_fraction * len(rows))) if len(rows) else 0
+        keep.extend(rows[np.argsort(-margin[rows])[:n]].tolist())
+    return np.array(sorted(keep))
+
+
 def self_train(
     x_unlabelled: np.ndarray,
     scores: np.ndarray,
     rounds: int,
     keep_fraction: float,
-    c: float = 1.0,
-    seed: int = 0,
+    fit_head: Callable[[np.ndarray, np.ndarray], Any] = fit_logreg,
 ) -> tuple[Any, list[dict[str, Any]]]:
-    """Pseudo-label, keep the most confident `keep_fraction` of each predicted class (by the
-    margin between the best and second-best score), fit a logistic head, repeat.
+    """Pseudo-label, keep the most confident `keep_fraction` of each predicted class, fit a
+    head (`fit_head(x, y)`: a logistic regression by default), score with it, repeat.
 
     Keeping a share *per class* (not a global threshold) stops one dominant class from taking
     over the pseudo-labels. Returns the last head and per-round {kept, per_class}.
     """
-    from sklearn.linear_model import LogisticRegression
-
     head, history = None, []
     k = scores.shape[1]
     for _ in range(rounds):
         pred = scores.argmax(1)
-        top2 = np.sort(scores, axis=1)[:, -2:]
-        margin = top2[:, 1] - top2[:, 0]
-        keep = []
-        for c_ in range(k):
-            rows = np.flatnonzero(pred == c_)
-            n = max(1, round(keep_fraction * len(rows))) if len(rows) else 0
-            keep.extend(rows[np.argsort(-margin[rows])[:n]].tolist())
-        keep_arr = np.array(sorted(keep))
-        if len(np.unique(pred[keep_arr])) < 2:
+        keep = _most_confident(scores, keep_fraction)
+        if len(np.unique(pred[keep])) < 2:
             break  # everything collapsed to one class: nothing to learn from
-        head = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-        head.fit(x_unlabelled[keep_arr], pred[keep_arr])
-        proba = np.full((len(x_unlabelled), k), -1e9)
-        proba[:, head.classes_] = head.predict_log_proba(x_unlabelled)
-        scores = proba
+        head = fit_head(x_unlabelled[keep], pred[keep])
+        scores = np.full((len(x_unlabelled), k), -1e9)
+        scores[:, head.classes_] = head.predict_log_proba(x_unlabelled)
         history.append(
-            {"kept": len(keep_arr), "per_class": np.bincount(pred[keep_arr], minlength=k).tolist()}
+            {"kept": len(keep), "per_class": np.bincount(pred[keep], minlength=k).tolist()}
         )
     return head, history
 

@@ -76,10 +76,9 @@ def attack_pixels(
     method: str,
     epsilon: float,
     steps: int = 10,
-    low: float = 0.0,
-    high: float = 1.0,
+    pixel_range: tuple[float, float] = (0.0, 1.0),
 ) -> torch.Tensor:
-    """Adversarial images within `epsilon` (L-inf) of `pixels`, clamped to [low, high].
+    """Adversarial images within `epsilon` (L-inf) of `pixels`, clamped to `pixel_range`.
 
     Args:
         logits_of: pixels -> logits (B, K); the attack raises each image's cross-entropy.
@@ -93,7 +92,7 @@ def attack_pixels(
     """
     check_attack(method, epsilon, steps)
     clean = pixels.detach()
-    bounds = (epsilon, low, high)
+    bounds = (epsilon, *pixel_range)
     fgsm, _ = _signed_step(logits_of, clean, labels, clean, epsilon, bounds)
     if method == "fgsm":
         return fgsm
