@@ -20,12 +20,13 @@ importable from here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import random
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,22 @@ def _write_checkpoint_files(
     fsync_dir(tmp)
 
 
+@contextlib.contextmanager
+def _written_whole(tmp: Path, final: Path) -> Iterator[Path]:
+    """Yield the empty folder `tmp` to fill; then swap it in as `final`. On a failure `tmp` is
+    removed, and an OSError (a full disk, no permission) names `final`, not a temporary file."""
+    try:
+        tmp.mkdir()
+        yield tmp
+        replace_folder(tmp, final)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(exc.errno, exc.strerror, str(final)) from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def save_checkpoint(
     run_dir: Path,
     step: int,
@@ -220,19 +237,9 @@ def save_checkpoint(
     _cleanup_leftovers(folder)
 
     trainer_json = json.dumps(trainer_state, indent=2, sort_keys=True).encode("utf-8")
-    tmp = folder / f".tmp-step-{step}-{os.getpid()}"
     final = folder / f"step-{step}"
-    try:
-        tmp.mkdir()
+    with _written_whole(folder / f".tmp-step-{step}-{os.getpid()}", final) as tmp:
         _write_checkpoint_files(tmp, step, model_state, training_state, trainer_json)
-        replace_folder(tmp, final)
-    except OSError as exc:  # a full disk, no permission: name the checkpoint, not a temp file
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise OSError(exc.errno, exc.strerror, str(final)) from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
     if keep is not None:
         _prune(run_dir, keep, protect)
     return final
