@@ -7,12 +7,16 @@ from __future__ import annotations
 import shutil
 from collections import namedtuple
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
 from helpers import tiny_overrides
 from pretune.config import load_config
+from pretune.hpo.space import parse_space
+from pretune.hpo.study import SearchSpec, run_search
 from pretune.recipes.finetune import run_finetune
 from pretune.train.run_folder import disk_needed, warn_if_short_of_space
 
@@ -73,3 +77,25 @@ def test_a_disk_smaller_than_the_run_needs_is_warned_about(tmp_path, monkeypatch
         "(checkpoints, best weights, model): free some space, lower train.keep_checkpoints, or "
         "set output_dir= to a larger disk"
     ]
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_pruned_search_trial_keeps_no_checkpoints_unless_asked(tmp_path, keep) -> None:
+    # A stand-in trial writes a checkpoint and reports a bad score at once: the median pruner
+    # stops trial 2 (finished trials tidy themselves through the runner, tested above).
+    def fake_run(cfg, log, live_progress, extra_handlers):
+        value = 0.1 if cfg.name == "trial-2" else 0.9
+        (tmp_path / "s" / cfg.name / "checkpoints" / "step-1").mkdir(parents=True)
+        for step in (1, 2, 3):
+            state = SimpleNamespace(step=step, eval_metrics={"accuracy": value})
+            for handler in extra_handlers:
+                handler.eval_end(state)
+        return {"best_validation": {"value": value}, "test": {}}
+
+    overrides = [f"output_dir={tmp_path}", "name=s", f"train.keep_checkpoints_at_end={keep}"]
+    space = parse_space({"train.lr": {"type": "float", "low": 1e-4, "high": 1e-2}})
+    spec = SearchSpec(search_dir=tmp_path / "s", space=space, trials=3, pruner="median")
+    study = run_search(load_config(None, overrides), spec, log=lambda _: None, train_fn=fake_run)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE", "PRUNED"]
+    assert (tmp_path / "s" / "trial-2" / "checkpoints").exists() == keep
+    assert (tmp_path / "s" / "trial-2" / "pruned.json").is_file()
