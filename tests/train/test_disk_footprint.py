@@ -45,9 +45,9 @@ def test_a_finished_run_keeps_the_model_and_drops_checkpoints_and_the_same_best(
 
 def test_keep_checkpoints_at_end_keeps_the_resumable_ones(tiny_csv, tiny_bert, tmp_path):
     run = _train(tiny_csv, tiny_bert, tmp_path, "train.keep_checkpoints_at_end=true")
-    assert [p for p in _tree(run) if p.startswith("checkpoints/step-")] == [
-        "checkpoints/step-2"  # the last one (step 4) is the end: model/ is written instead
-    ]
+    # step-4 is the end (model/ is written instead); best/ stays with the checkpoint that
+    # refers to it.
+    assert _tree(run) == ["checkpoints", "checkpoints/best", "checkpoints/step-2", "model"]
 
 
 def test_best_weights_that_differ_from_the_model_are_kept(tiny_csv, tiny_bert, tmp_path):

@@ -240,7 +240,8 @@ class TrainConfig(Section):
     keep_checkpoints_at_end: bool = Field(
         False,
         description="Keep the resumable checkpoints (checkpoints/step-N/, weights and optimizer "
-        "state) once the run has finished; by default only model/ and the best weights stay.",
+        "state, and best/) once the run has finished; by default only model/ stays, and the "
+        "best weights where they differ from it.",
     )
     early_stopping_patience: int | None = Field(
         None, ge=1, description="Stop after this many evaluations without improvement."

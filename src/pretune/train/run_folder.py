@@ -133,16 +133,17 @@ def open_run_for_resume(run_dir: Path, schema: type[RunConfig] = RunConfig) -> R
 
 def finish_run_folder(run_dir: Path, *, keep_checkpoints: bool, best_in_model: bool) -> None:
     """Tidy a finished run: drop the resumable `checkpoints/step-N/` folders (weights plus
-    optimizer state; a finished run is not resumed) unless `keep_checkpoints`, and
-    `checkpoints/best/` when `model/` holds exactly those weights."""
+    optimizer state; a finished run is not resumed), and `checkpoints/best/` when `model/`
+    holds exactly those weights. With `keep_checkpoints` both stay: resuming a checkpoint
+    needs the best weights it refers to (a run continued by hand, e.g. with more steps)."""
     folder = run_dir / "checkpoints"
     if not folder.is_dir():
         return
     doomed = [p for p in folder.iterdir() if p.name.startswith((".tmp-", ".old-"))]
     if not keep_checkpoints:
         doomed += list_checkpoints(run_dir)
-    if best_in_model:
-        doomed.append(folder / "best")
+        if best_in_model:
+            doomed.append(folder / "best")
     for path in doomed:
         remove_folder(path)
     if not any(folder.iterdir()):
