@@ -82,6 +82,7 @@ def tiny_overrides(data: Path, model: Path, out: Path, *extra: str) -> list[str]
 MULTIPROCESS_SETTINGS = (
     "train.batch_size=8", "train.max_steps=6", "train.checkpoint_every=2",
     "train.eval_every=2", "train.num_threads=1", "train.keep_checkpoints=5",
+    "train.keep_checkpoints_at_end=true",  # the tests compare the checkpoints of finished runs
 )  # fmt: skip
 
 

@@ -239,6 +239,12 @@ class TrainConfig(Section):
         0, ge=0, description="Save a resumable checkpoint every N steps (0: at each epoch end)."
     )
     keep_checkpoints: int = Field(2, ge=1, description="How many recent checkpoints to keep.")
+    keep_checkpoints_at_end: bool = Field(
+        False,
+        description="Keep the resumable checkpoints (checkpoints/step-N/, weights and optimizer "
+        "state, and best/) once the run has finished; by default only model/ stays, and the "
+        "best weights where they differ from it.",
+    )
     early_stopping_patience: int | None = Field(
         None, ge=1, description="Stop after this many evaluations without improvement."
     )

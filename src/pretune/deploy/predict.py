@@ -12,6 +12,7 @@ import numpy as np
 
 from pretune.data.sources import load_source
 from pretune.errors import DataError
+from pretune.files import atomic_writer
 from pretune.runs import ENSEMBLE_FILE, find_model_dir, predict_texts
 
 __all__ = ["predict_to", "read_texts"]
@@ -60,8 +61,6 @@ def predict_to(
     if output is None:
         _write(sys.stdout, "jsonl", texts, names, probs)
         return
-    tmp = output.with_name(f".{output.name}.tmp")
-    with tmp.open("w", encoding="utf-8", newline="") as handle:
+    with atomic_writer(output, newline="") as handle:  # WriteError naming --output if it fails
         _write(handle, output.suffix.lstrip("."), texts, names, probs)
-    tmp.replace(output)
     print(f"wrote {len(texts)} predictions to {output}", file=sys.stderr)

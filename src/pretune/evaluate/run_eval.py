@@ -33,7 +33,7 @@ from pretune.errors import ConfigError, DataError
 from pretune.evaluate.analysis import collect_probabilities, evaluation_sections
 from pretune.evaluate.calibration import apply_temperature
 from pretune.evaluate.human import export_review, human_agreement, read_review
-from pretune.files import write_json_atomic
+from pretune.files import atomic_writer, write_json_atomic
 from pretune.metrics.classification import StreamingClassificationMetrics
 from pretune.tasks.result_checks import MIN_EVAL_ROWS
 
@@ -160,9 +160,8 @@ def _attack(model, split: EncodedSplit, opts: EvalOptions) -> dict[str, Any]:
 
 
 def write_predictions(path: Path, data: EvalData, probs: np.ndarray, names, calibrated) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
     pred = probs.argmax(axis=1)
-    with tmp.open("w", encoding="utf-8") as handle:
+    with atomic_writer(path) as handle:  # fsynced, renamed; a WriteError naming path if not
         for i, text in enumerate(data.texts):
             record = {
                 "id": i,
@@ -176,7 +175,6 @@ def write_predictions(path: Path, data: EvalData, probs: np.ndarray, names, cali
             if calibrated is not None:
                 record["calibrated_confidence"] = round(float(calibrated[i, pred[i]]), 6)
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    tmp.replace(path)
 
 
 def _log_unknown(data: EvalData, log: Callable[[str], None]) -> None:

@@ -7,10 +7,13 @@
 The storage is an SQLite file `<search>/study.db` unless `storage=` gives another Optuna URL, so a
 search that is stopped resumes under the same name and several worker processes share it.
 `trials=N` is the study's total (finished + pruned), counted across resumes and workers.
+Trials keep no resumable checkpoints (a finished one tidies its folder like any run, a pruned one
+drops its `checkpoints/`) unless `train.keep_checkpoints_at_end=true`.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -182,6 +185,8 @@ def _objective(
             summary = run(cfg, log=log, live_progress=False, extra_handlers=[pruning])
         except optuna.TrialPruned:
             step, value = pruning.last or (None, None)
+            if not cfg.train.keep_checkpoints_at_end:  # a pruned trial is never resumed
+                shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
             write_json_atomic(
                 run_dir / "pruned.json",
                 {"status": "pruned", "step": step, "value": value, "params": values,

@@ -8,7 +8,9 @@
 run's saved config with `--resume`, leaves the process as it found it, seeds and sets
 deterministic kernels, makes the `Session`, calls the body, adds what every summary holds
 (steps, best validation metric, timings, environment) to what the body returned, and writes
-`summary.json` and the report (a failed report never loses the run).
+`summary.json` and the report (a failed report never loses the run), then tidies the finished
+run folder (the resumable checkpoints go unless `train.keep_checkpoints_at_end`) and releases
+its lock, also when the run fails.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pretune.models.load import quiet_transformers
 from pretune.process_state import leaves_process_as_found
 from pretune.report import try_write_model_card, try_write_report
 from pretune.tasks.result_checks import run_warnings
-from pretune.train.run_folder import environment, open_run_for_resume
+from pretune.train.run_folder import environment, finish_run_folder, open_run_for_resume
 from pretune.train.session import RunOptions, Session, Trained
 from pretune.train.setup import set_determinism
 
@@ -59,8 +61,9 @@ def recipe(name: str) -> Callable[[Body], Callable[..., dict[str, Any]]]:
             session = Session(cfg, name, options)
             try:
                 return _finish(session, body(cfg, session))
-            finally:  # a run that failed ends its trackers' run as failed
+            finally:  # the run folder's lock, and a failed run's trackers, are closed
                 session.finish_trackers(None, None)
+                session.close()
 
         return run
 
@@ -125,13 +128,17 @@ def _finish(session: Session, body_summary: dict[str, Any]) -> dict[str, Any]:
         for warning in warnings:
             session.log(f"warning: {warning}")
     run_dir = session.run_dir
-    empty = run_dir / "checkpoints"  # a recipe that trains nothing through the loop keeps none
-    if empty.is_dir() and not any(empty.iterdir()):
-        empty.rmdir()
-    write_json_atomic(run_dir / "summary.json", summary)
+    write_json_atomic(run_dir / "summary.json", summary, then=session.resume_hint())
     try_write_model_card(run_dir, session.log)  # model/README.md, from summary.json
     if not session.writes_own_report:  # never raises: a failed report must not lose the run
         try_write_report(run_dir, session.log)
     session.finish_trackers(summary, run_dir / "report.html")
+    # Finished (summary.json written): the resumable state is no longer needed.
+    train = getattr(session.cfg, "train", None)
+    finish_run_folder(
+        run_dir,
+        keep_checkpoints=bool(getattr(train, "keep_checkpoints_at_end", False)),
+        best_in_model=session.best_saved_in_model,
+    )
     summary["run_dir"] = str(run_dir)
     return summary

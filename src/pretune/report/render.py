@@ -9,11 +9,11 @@ version) shows a one-line note instead of taking the whole report down.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pretune.files import WriteError, write_text_atomic  # fsynced, renamed into place
 from pretune.report.html import cards, esc, page, section
 from pretune.report.run_data import RunData, dig, load_run
 from pretune.report.sections import SECTIONS, summary_cards
@@ -21,13 +21,6 @@ from pretune.report.sections import SECTIONS, summary_cards
 __all__ = ["render_report", "try_write_report", "write_report", "write_text_atomic"]
 
 logger = logging.getLogger(__name__)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file, then rename: a browser never opens half a report."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _header(run: RunData) -> str:
@@ -99,10 +92,8 @@ def try_write_report(run_dir: Path, log: Callable[[str], Any] = print) -> Path |
     try:
         path = write_report(run_dir)
     except Exception as exc:
-        log(
-            f"warning: report.html not written ({type(exc).__name__}: {exc}); "
-            f"retry with `pretune report {run_dir}`"
-        )
+        reason = str(exc) if isinstance(exc, WriteError) else f"{type(exc).__name__}: {exc}"
+        log(f"warning: report.html not written ({reason}); retry with `pretune report {run_dir}`")
         return None
     log(f"report: {path}")
     return path

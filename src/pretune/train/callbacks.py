@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pretune.errors import ConfigError
+from pretune.files import write_text_atomic
 
 if TYPE_CHECKING:  # the checkpoint writers (torch) are imported where they run
     from pretune.train.state import State
@@ -101,7 +102,7 @@ def truncate_metrics_log(path: Path, step: int) -> None:
             continue  # a line cut short by the crash
         if record.get("step", 0) <= step:
             kept.append(line)
-    path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+    write_text_atomic(path, "".join(f"{line}\n" for line in kept))  # a kill keeps old or new
 
 
 class Checkpointer:

@@ -20,12 +20,13 @@ importable from here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import random
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 
 from pretune.errors import CheckpointError
+from pretune.files import remove_folder, replace_folder
 from pretune.train.checkpoint_files import (
     MANIFEST_NAME,
     MODEL_FILE,
@@ -138,9 +140,6 @@ def restore_rng_state(state: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------- checkpoints
 
 
-# --------------------------------------------------------------------------- checkpoints
-
-
 def _cleanup_leftovers(folder: Path) -> None:
     """Remove ``.tmp-*`` / ``.old-*`` folders left behind by an interrupted save."""
     for entry in folder.iterdir():
@@ -154,7 +153,7 @@ def _prune(run_dir: Path, keep: int, protect: Sequence[str]) -> None:
     candidates = [p for p in list_checkpoints(run_dir) if p.name not in protected]
     for old in candidates[: max(len(candidates) - keep, 0)]:
         logger.info("removing old checkpoint %s", old)
-        shutil.rmtree(old, ignore_errors=True)
+        remove_folder(old)  # renamed aside first: never a half-deleted step-N left behind
 
 
 def _write_checkpoint_files(
@@ -175,19 +174,20 @@ def _write_checkpoint_files(
     fsync_dir(tmp)
 
 
-def _move_into_place(tmp: Path, final: Path) -> None:
-    """Rename the complete `tmp` folder to `final`; an existing one is moved aside first and
-    deleted only once the new one is in place, so a crash leaves one of the two intact."""
-    folder = final.parent
-    if final.exists():
-        old = folder / f".old-{final.name}-{os.getpid()}"
-        os.replace(final, old)
-        os.replace(tmp, final)
-        fsync_dir(folder)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
-        fsync_dir(folder)
+@contextlib.contextmanager
+def _written_whole(tmp: Path, final: Path) -> Iterator[Path]:
+    """Yield the empty folder `tmp` to fill; then swap it in as `final`. On a failure `tmp` is
+    removed, and an OSError (a full disk, no permission) names `final`, not a temporary file."""
+    try:
+        tmp.mkdir()
+        yield tmp
+        replace_folder(tmp, final)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(exc.errno, exc.strerror, str(final)) from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def save_checkpoint(
@@ -225,6 +225,8 @@ def save_checkpoint(
     Raises:
         ValueError: If ``step`` is negative or ``keep`` is smaller than 1.
         TypeError: If ``trainer_state`` is not JSON-serializable.
+        OSError: If a file cannot be written (full disk, no permission), naming the
+            ``step-<N>`` folder; the previous checkpoints are left as they were.
     """
     if step < 0:
         raise ValueError(f"step must be >= 0, got {step}")
@@ -235,16 +237,9 @@ def save_checkpoint(
     _cleanup_leftovers(folder)
 
     trainer_json = json.dumps(trainer_state, indent=2, sort_keys=True).encode("utf-8")
-    tmp = folder / f".tmp-step-{step}-{os.getpid()}"
     final = folder / f"step-{step}"
-    tmp.mkdir()
-    try:
+    with _written_whole(folder / f".tmp-step-{step}-{os.getpid()}", final) as tmp:
         _write_checkpoint_files(tmp, step, model_state, training_state, trainer_json)
-        _move_into_place(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
     if keep is not None:
         _prune(run_dir, keep, protect)
     return final

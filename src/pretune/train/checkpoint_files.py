@@ -13,9 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from pretune.errors import CheckpointError
+from pretune.files import fsync_dir
 
 __all__ = [
     "MANIFEST_NAME",
@@ -23,8 +25,10 @@ __all__ = [
     "REQUIRED_FILES",
     "TRAINER_STATE_FILE",
     "TRAINING_STATE_FILE",
+    "as_os_error",
     "checkpoints_dir",
     "fsync_dir",
+    "fsync_file",
     "list_checkpoints",
     "load_model_state",
     "save_model_state",
@@ -41,24 +45,12 @@ REQUIRED_FILES = (MODEL_FILE, TRAINING_STATE_FILE, TRAINER_STATE_FILE)
 _MANIFEST_FORMAT = 1
 _STEP_RE = re.compile(r"^step-(\d+)$")
 _CHUNK = 1 << 20
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
 
 
 def fsync_file(path: Path) -> None:
     with open(path, "rb") as f:
         os.fsync(f.fileno())
-
-
-def fsync_dir(path: Path) -> None:
-    """Flush a directory entry (renames) to disk; a no-op where the OS does not allow it."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def sha256_of(path: Path) -> str:
@@ -102,6 +94,26 @@ def _prepare_for_safetensors(model_state: Mapping[str, torch.Tensor]) -> dict[st
     return out
 
 
+def as_os_error(exc: Exception, path: Path) -> OSError | None:
+    """The OSError (errno kept, naming `path`) inside a SafetensorError, which is how
+    safetensors reports a full disk or a missing permission; None for other errors."""
+    found = _OS_ERROR.search(str(exc)) if isinstance(exc, SafetensorError) else None
+    if found is None:
+        return None
+    code = int(found.group(1))
+    return OSError(code, os.strerror(code), str(path))
+
+
+def _save_safetensors(tensors: dict[str, torch.Tensor], tmp: Path, path: Path) -> None:
+    try:
+        save_file(tensors, str(tmp), metadata={"format": "pt"})
+    except SafetensorError as exc:
+        os_error = as_os_error(exc, path)
+        if os_error is None:
+            raise
+        raise os_error from exc
+
+
 def save_model_state(path: Path, model_state: Mapping[str, torch.Tensor]) -> None:
     """Write a state dict to one safetensors file, atomically.
 
@@ -117,7 +129,7 @@ def save_model_state(path: Path, model_state: Mapping[str, torch.Tensor]) -> Non
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        save_file(_prepare_for_safetensors(model_state), str(tmp), metadata={"format": "pt"})
+        _save_safetensors(_prepare_for_safetensors(model_state), tmp, path)
         fsync_file(tmp)
         os.replace(tmp, path)
     finally:

@@ -10,8 +10,11 @@ A recipe builds its data, its model and a function that makes its task, then cal
     -> gather the weights -> restore the best validation weights -> techniques export
 
 The run folder is made on first use (so bad data never leaves an empty folder behind), with
-the resolved config saved in it. `Session` objects are made by `recipes/_runner.py`, which
-also writes the summary and the report after the recipe returns.
+the resolved config saved in it. The session holds the folder's `run.lock` (one writer per run
+folder, train/run_lock.py) until `close()`. A failed write (full disk, no permission) during
+training or saving ends in one WriteError naming the path, the last intact checkpoint and the
+`--resume` command that continues from it. `Session` objects are made by `recipes/_runner.py`,
+which also writes the summary and the report after the recipe returns, then closes them.
 """
 
 from __future__ import annotations
@@ -24,12 +27,18 @@ from typing import Any
 
 import torch
 
-from pretune.config import save_config
-from pretune.errors import ConfigError
-from pretune.train.checkpoint import load_model_state
+from pretune.errors import CheckpointError, ConfigError
+from pretune.files import write_error, writing
+from pretune.train.checkpoint import latest_intact_checkpoint, load_model_state
 from pretune.train.distributed import make_accelerator, prepare_model, unwrap_for_export
 from pretune.train.loop import TrainData, fit
-from pretune.train.run_folder import create_run_dir, is_main_process
+from pretune.train.run_folder import (
+    create_run_dir,
+    disk_needed,
+    is_main_process,
+    warn_if_short_of_space,
+)
+from pretune.train.run_lock import acquire_run_lock, release_run_lock
 from pretune.train.setup import (
     apply_techniques,
     bind_task_model,
@@ -70,6 +79,7 @@ class Trained:
     train_seconds: float
     main_process: bool = True
     techniques: list[Any] = field(default_factory=list)
+    best_in_model: bool = False  # `model` holds exactly the saved best validation weights
 
 
 def _check_batches_feed(data: TrainData, processes: int) -> None:
@@ -94,8 +104,13 @@ class Session:
         self.started = time.perf_counter()
         self.trained: Trained | None = None
         self.writes_own_report = False  # the recipe wrote report.html itself (transfer pages)
+        self.best_saved_in_model = False  # model/ holds exactly checkpoints/best/ (runner tidies)
         self._run_dir = options.resume
         self._trackers: RunTrackers | None = None
+        self._locked = False
+        if options.resume is not None and is_main_process():
+            acquire_run_lock(options.resume, self.log)
+            self._locked = True
 
     @property
     def resuming(self) -> bool:
@@ -105,10 +120,16 @@ class Session:
     def run_dir(self) -> Path:
         """The run folder, made (with config.yaml) the first time it is asked for."""
         if self._run_dir is None:
-            self._run_dir = create_run_dir(self.cfg, self.options.folder_prefix or self.recipe)
-            if is_main_process():
-                save_config(self.cfg, self._run_dir / "config.yaml")
+            prefix = self.options.folder_prefix or self.recipe
+            self._run_dir = create_run_dir(self.cfg, prefix, lock=True)
+            self._locked = is_main_process()
         return self._run_dir
+
+    def close(self) -> None:
+        """Release the run folder's lock (the run finished, failed or was interrupted)."""
+        if self._locked and self._run_dir is not None:
+            release_run_lock(self._run_dir)
+        self._locked = False
 
     def log(self, message: str) -> None:
         self.options.log(message)
@@ -133,9 +154,28 @@ class Session:
         except Exception as exc:  # the run is saved: a tracker must not turn it into a failure
             self.log(f"warning: trackers not finished ({type(exc).__name__}: {exc})")
 
+    def resume_hint(self) -> str:
+        """What to do after a failed write: the --resume command and where it continues."""
+        try:
+            last = latest_intact_checkpoint(self.run_dir, warn=lambda _: None)
+        except CheckpointError:
+            last = None
+        where = (
+            f"from checkpoint {last.name} (the last intact one)"
+            if last is not None
+            else "from the beginning (no checkpoint was written yet)"
+        )
+        return f"then `pretune {self.recipe} --resume {self.run_dir}` continues {where}"
+
     def save_model(self, model: Any, tokenizer: Any = None) -> None:
-        """Write `model/` (Hugging Face format, with the tokenizer of a text model)."""
-        save_model(model, self.run_dir, tokenizer)
+        """Write `model/` (Hugging Face format, with the tokenizer of a text model), whole or
+        not at all."""
+        with writing(self.run_dir / "model", then=self.resume_hint()):
+            save_model(model, self.run_dir, tokenizer)
+        trained = self.trained
+        self.best_saved_in_model = (
+            trained is not None and model is trained.model and trained.best_in_model
+        )
 
     def train(
         self,
@@ -164,6 +204,9 @@ class Session:
         cfg = self.cfg
         all_techniques, model, task = apply_techniques(cfg, model, make_task, techniques)
         training = build_training(cfg, model, len(data.epoch_batches(0)), all_techniques)
+        if is_main_process():
+            needed = disk_needed(model, cfg.train.keep_checkpoints)
+            warn_if_short_of_space(self.run_dir, needed, self.log)
         previous = 0.0
         if self.resuming:
             restored = resume_training(training, self.run_dir, self.recipe, self.log)
@@ -204,8 +247,11 @@ class Session:
         trackers = self.trackers() if accelerator.is_main_process else None
         if trackers is not None:  # last: it sends what the handlers before it logged
             all_handlers.append(TrackerSync(trackers))
-        fit(state, task, data, training.plan, accelerator, all_handlers, run_eval,
-            evaluate_first=evaluate_first)  # fmt: skip
+        try:
+            fit(state, task, data, training.plan, accelerator, all_handlers, run_eval,
+                evaluate_first=evaluate_first)  # fmt: skip
+        except OSError as exc:  # a checkpoint, the best weights or the log could not be written
+            raise write_error(exc, then=self.resume_hint()) from exc
         seconds = elapsed()["train_seconds"]
         model = unwrap_for_export(accelerator, state.model)  # FSDP: a collective
         if not accelerator.is_main_process:  # the main process tests and saves
@@ -214,11 +260,19 @@ class Session:
         bind_task_model(task, model)  # no collective calls from here on
         best = self.run_dir / "checkpoints" / "best" / "model.safetensors"
         restored_best = evaluate is not None and best.is_file()
-        if restored_best:
-            model.load_state_dict(load_model_state(best))
+        best_state = load_model_state(best) if restored_best else None
+        if best_state is not None:
+            model.load_state_dict(best_state)
         model = export_model(model, training.techniques, restored_best)
         bind_task_model(task, model)
         self.trained = Trained(
-            model, task, state, accelerator.device, seconds, True, training.techniques
-        )
+            model, task, state, accelerator.device, seconds, True, training.techniques,
+            best_in_model=best_state is not None and _same_weights(model, best_state),
+        )  # fmt: skip
         return self.trained
+
+
+def _same_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> bool:
+    """Whether `model` holds exactly `weights` (no technique changed them on export)."""
+    own = model.state_dict()
+    return own.keys() == weights.keys() and all(torch.equal(own[k].cpu(), weights[k]) for k in own)

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from pretune.errors import CheckpointError
+from pretune.files import replace_folder
 from pretune.techniques.registry import build_techniques
 from pretune.train.callbacks import (
     BestModelKeeper,
@@ -27,6 +27,7 @@ from pretune.train.callbacks import (
     truncate_metrics_log,
 )
 from pretune.train.checkpoint import latest_intact_checkpoint, load_checkpoint, restore_rng_state
+from pretune.train.checkpoint_files import as_os_error, fsync_file
 from pretune.train.loop import LoopPlan, steps_per_epoch, total_steps
 from pretune.train.optim import OPTIMIZERS, build_scheduler, parameter_groups, warmup_steps_for
 from pretune.train.run_folder import is_main_process
@@ -126,13 +127,17 @@ def build_training(
 
 def resume_training(training: Training, run_dir: Path, command: str, log: Callable) -> dict:
     """Load the newest intact checkpoint into `training` and drop the metrics logged after it
-    (so the resumed log reads as one uninterrupted run); returns its trainer_state."""
+    (so the resumed log reads as one uninterrupted run); returns its trainer_state. A run
+    stopped before its first checkpoint starts again from the beginning (an empty log)."""
     path = latest_intact_checkpoint(run_dir, warn=log)
     if path is None:
-        raise CheckpointError(
-            f"--resume {run_dir}: no checkpoint was written before the run stopped; start it "
-            f"again with `pretune {command} {run_dir / 'config.yaml'}`"
+        if is_main_process():
+            truncate_metrics_log(run_dir / "metrics.jsonl", -1)
+        log(
+            f"resuming {run_dir}: no checkpoint was written before it stopped, so `pretune "
+            f"{command}` starts it again from the beginning (step 0/{training.state.total_steps})"
         )
+        return {}
     model_state, training_state, trainer_state = load_checkpoint(path)
     state = training.state
     state.model.load_state_dict(model_state)
@@ -212,12 +217,24 @@ def export_model(
 
 
 def save_model(model: Any, run_dir: Path, tokenizer: Any = None) -> None:
-    """`model/` in Hugging Face format (with the tokenizer, for text models); written beside
-    and renamed, never half-written."""
-    tmp = run_dir / ".model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(str(tmp), safe_serialization=True)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(str(tmp))
-    shutil.rmtree(run_dir / "model", ignore_errors=True)
-    os.replace(tmp, run_dir / "model")
+    """`model/` in Hugging Face format (with the tokenizer, for text models); written beside,
+    fsynced and swapped in as checkpoints are (`files.replace_folder`): a crash leaves the old
+    `model/` or the new one, never a half-written one."""
+    for leftover in run_dir.glob(".model.tmp-*"):  # of a killed run (one writer per folder)
+        shutil.rmtree(leftover, ignore_errors=True)
+    tmp = run_dir / f".model.tmp-{os.getpid()}"
+    try:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(str(tmp))
+        for file in tmp.rglob("*"):
+            if file.is_file():
+                fsync_file(file)
+        replace_folder(tmp, run_dir / "model")
+    except Exception as exc:  # safetensors reports a full disk as its own error type
+        os_error = as_os_error(exc, run_dir / "model")
+        if os_error is None:
+            raise
+        raise os_error from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
