@@ -30,7 +30,9 @@ def finished(tiny_csv, tiny_bert, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("damaged-runs")
     overrides = tiny_overrides(tiny_csv, tiny_bert, out, "name=r", "model.max_length=32",
-                               "train.max_steps=6", "train.eval_every=3")  # fmt: skip
+                               "train.max_steps=6", "train.eval_every=3",
+                               # kept, so the remedy "copy checkpoints/best over it" is offered
+                               "train.keep_checkpoints_at_end=true")  # fmt: skip
     summary = run_finetune(load_config(None, overrides), log=lambda _: None, live_progress=False)
     run = Path(summary["run_dir"])
     quantize_run(run, max_examples=4, repeats=1)
@@ -41,6 +43,13 @@ def finished(tiny_csv, tiny_bert, tmp_path_factory) -> Path:
 def truncate(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
+
+
+def garble(path: Path) -> None:
+    """Half the file, then bytes that are not text: unreadable wherever the cut falls (half a
+    YAML file alone may still parse)."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] + b"\xff\xfe")
 
 
 def delete(path: Path) -> None:
@@ -57,7 +66,7 @@ def break_label_map(path: Path) -> None:
 # (file damaged, how, the folder commands are given, what the error says to do)
 DAMAGE = {
     "weights": ("model/model.safetensors", truncate, ".", "checkpoints/best/model.safetensors"),
-    "config.yaml": ("config.yaml", truncate, ".", "restore it"),
+    "config.yaml": ("config.yaml", garble, ".", "restore it"),
     "config.json": ("model/config.json", truncate, ".", "re-run training"),
     "label map": ("model/config.json", break_label_map, ".", "id2label"),
     "tokenizer": ("model/tokenizer.json", truncate, ".", "re-run training"),
@@ -161,7 +170,7 @@ def test_python_api_raises_the_same_error(finished, tmp_path, relative, use):
     from pretune.api import Run
 
     run = copy_run(finished, tmp_path / "run")
-    truncate(run / relative)
+    garble(run / relative)
     with pytest.raises(CheckpointError) as error:
         use(Run(run))
     assert f"{run / relative} is damaged" in str(error.value)

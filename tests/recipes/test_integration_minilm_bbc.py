@@ -29,7 +29,7 @@ def test_minilm_learns_bbc_from_300_examples(tmp_path, capsys):
     assert abs(sizes["validation"] - 0.1 * cleaning["rows_out"]) <= 1
     assert summary["labels"] == ["business", "entertainment", "politics", "sports", "tech"]
     assert summary["test"]["accuracy"] > 0.85  # 5 classes: chance is about 0.23
-    assert "test accuracy" in out.out and "confusion matrix" in out.out
+    assert "test: accuracy" in out.out and "confusion matrix" in out.out
     assert str(Path(tmp_path) / "bbc-small") in out.out
 
 

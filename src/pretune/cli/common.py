@@ -38,7 +38,6 @@ def recipe_config(recipe: str, items: Sequence[str], resume: Path | None = None)
     so a config file or overrides alongside it are an error (they would be silently ignored)."""
     from pretune.catalog import load_recipe_config
     from pretune.catalog import recipe as catalog_entry
-    from pretune.train.run_folder import open_run_for_resume
 
     config_path, overrides = split_config_and_overrides(items)
     if resume is not None:
@@ -46,6 +45,8 @@ def recipe_config(recipe: str, items: Sequence[str], resume: Path | None = None)
             raise PretuneError(
                 "--resume continues a run with its saved config; drop the config file and overrides"
             )
+        from pretune.train.run_folder import open_run_for_resume  # torch: only to resume
+
         return open_run_for_resume(resume, schema=catalog_entry(recipe).schema)
     return load_recipe_config(recipe, config_path, overrides)
 

@@ -37,11 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here, not at the top: `pretune --help` builds this parser and must not pay
-    # for the summaries' imports (rich, the training callbacks and torch behind them).
-    from pretune.cli.summaries import print_run_summary
-    from pretune.train.run_folder import is_main_process
-
     name = args.recipe
     if args.args and args.args[0] == "predict" and name in PREDICT_COMMANDS:
         return PREDICT_COMMANDS[name](args)
@@ -49,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = recipe_config(name, args.args, resume)
     if getattr(args, "nproc", 1) > 1:  # validated above, before any process starts
         return _relaunch(args)
+    # Imported once the config is valid, not before: `--help` and a config error must not pay
+    # for the summaries' and the run folder's imports (torch behind them).
+    from pretune.cli.summaries import print_run_summary
+    from pretune.train.run_folder import is_main_process
+
     main_process = is_main_process()
     entry = recipe(name)
     prefix = None if name == entry.schema.RECIPE else name  # quickstart-<date>-<time>
