@@ -1,7 +1,8 @@
 """User-facing errors.
 
 Anything the user can fix (a missing file, a bad config value, a malformed row) raises
-`PretuneError`; the CLI prints its message on one line and exits with code 2, without a
+`PretuneError`; the CLI prints its message on one line and exits with the error's `exit_code`
+(2 for bad input; a failed write, `files.WriteError`, 74; a run folder in use 75), without a
 traceback unless `--debug` is given. Everything else is a bug and keeps its traceback.
 """
 

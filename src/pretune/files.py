@@ -15,17 +15,16 @@ import errno
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from pretune.errors import CheckpointError, PretuneError
+from pretune.errors import PretuneError
 
 __all__ = [
     "WriteError",
     "atomic_writer",
     "fsync_dir",
-    "read_json",
     "remove_folder",
     "replace_folder",
     "write_error",
@@ -60,9 +59,15 @@ def _free_space(path: Path) -> str | None:
     return None
 
 
-def write_error(exc: OSError, path: Path | str | None = None, then: str = "") -> WriteError:
+# What to do after fixing a failed write; a callable is asked only when a write fails (finding
+# the last intact checkpoint hashes its files: not a price every successful write should pay).
+Then = str | Callable[[], str]
+
+
+def write_error(exc: OSError, path: Path | str | None = None, then: Then = "") -> WriteError:
     """The WriteError for `exc`: names the path, what went wrong and what to do; `then` is
     added (e.g. "then `pretune finetune --resume RUN` continues from checkpoint step-40")."""
+    then = then() if callable(then) else then
     target = Path(path if path is not None else exc.filename or "?")
     what, todo = _ADVICE.get(exc.errno or 0, (exc.strerror or str(exc), "check the disk"))
     if exc.errno in (errno.ENOSPC, errno.EDQUOT) and (free := _free_space(target)):
@@ -72,7 +77,7 @@ def write_error(exc: OSError, path: Path | str | None = None, then: str = "") ->
 
 
 @contextlib.contextmanager
-def writing(path: Path | str | None = None, then: str = "") -> Iterator[None]:
+def writing(path: Path | str | None = None, then: Then = "") -> Iterator[None]:
     """Turn an OSError raised inside into a `write_error` (see there)."""
     try:
         yield
@@ -95,7 +100,7 @@ def fsync_dir(path: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_writer(
-    path: Path, mode: str = "w", then: str = "", **open_args: Any
+    path: Path, mode: str = "w", then: Then = "", **open_args: Any
 ) -> Iterator[IO[Any]]:
     """Open a temporary file beside `path`; on success it is fsynced and renamed over `path`,
     on failure removed. A failed write raises a WriteError naming `path` (`then`: what to do
@@ -117,14 +122,14 @@ def atomic_writer(
     fsync_dir(path.parent)
 
 
-def write_text_atomic(path: Path, text: str, then: str = "") -> None:
+def write_text_atomic(path: Path, text: str, then: Then = "") -> None:
     """Write text to a temporary file, fsync, then rename: readers never see half a file. A
     failed write raises a WriteError naming `path` (`then`: what to do after fixing it)."""
     with atomic_writer(path, then=then) as handle:
         handle.write(text)
 
 
-def write_json_atomic(path: Path, data: Any, then: str = "") -> None:
+def write_json_atomic(path: Path, data: Any, then: Then = "") -> None:
     """Write JSON to a temporary file, fsync, then rename: readers never see half a file."""
     write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n", then)
 
@@ -153,16 +158,3 @@ def remove_folder(path: Path) -> None:
     aside = path.with_name(f".old-{path.name}-{os.getpid()}")
     os.replace(path, aside)
     shutil.rmtree(aside, ignore_errors=True)
-
-
-def read_json(path: Path, advice: str) -> Any:
-    """The JSON value in `path`.
-
-    Raises:
-        CheckpointError: the file cannot be read or is not JSON; the message names it, the
-            reason and `advice` (what to do).
-    """
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not readable JSON ({exc}); {advice}") from exc

@@ -12,17 +12,18 @@ Reads only small files (no torch, no model), so listing hundreds of runs takes a
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pretune.train.callbacks import LOWER_IS_BETTER as CALLBACKS_LOWER_IS_BETTER
+from pretune.train.run_lock import LOCK_FILE, lock_is_live, read_lock
+
 __all__ = ["DEFAULT_RUNS_ROOT", "LOCK_FILE", "RunRow", "list_runs", "main_metric", "sort_runs"]
 
 DEFAULT_RUNS_ROOT = Path("runs")  # the schema default of `output_dir` (tests check they agree)
-LOCK_FILE = "run.lock"  # written by the process that owns a run: its pid
 
 # recipe -> (metric name, path in summary.json); other recipes: test accuracy, else test loss.
 _MAIN_METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -32,7 +33,7 @@ _MAIN_METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "qa": ("f1", ("test", "f1")),
     "rl": ("reward", ("reward", "last_steps_mean")),
 }
-LOWER_IS_BETTER = {"perplexity", "loss", "log_loss", "ece", "duration"}
+LOWER_IS_BETTER = CALLBACKS_LOWER_IS_BETTER | {"log_loss", "ece", "duration"}
 
 
 @dataclass
@@ -78,30 +79,9 @@ def main_metric(recipe: str, summary: dict[str, Any]) -> tuple[str, float] | Non
     return None
 
 
-def _pid_alive(lock: Path) -> bool:
-    """True when `lock` names a process that is still alive (the run is being written)."""
-    try:
-        text = lock.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    try:
-        pid = json.loads(text).get("pid")
-    except (ValueError, AttributeError):
-        found = re.search(r"\d+", text)
-        pid = int(found.group()) if found else None
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    return True
-
-
 def _status(folder: Path) -> str:
-    if (folder / LOCK_FILE).is_file() and _pid_alive(folder / LOCK_FILE):
+    lock = read_lock(folder)  # the same liveness rules as the writer that refuses a second run
+    if lock is not None and lock_is_live(lock):
         return "running"
     return "finished" if (folder / "summary.json").is_file() else "interrupted"
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -35,8 +37,11 @@ def runs_root(tiny_csv, tiny_bert, tmp_path_factory) -> Path:
     for name in ("cut", "live", "stale"):
         (root / name).mkdir()
         shutil.copy(root / "ft" / "config.yaml", root / name / "config.yaml")
-    (root / "live" / LOCK_FILE).write_text(str(os.getpid()))
-    (root / "stale" / LOCK_FILE).write_text(f'{{"pid": {_dead_pid()}}}')
+    # Records as the trainer writes them (train/run_lock.py): this process, then a dead one.
+    live = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
+    (root / "live" / LOCK_FILE).write_text(live)
+    stale = json.dumps({"pid": _dead_pid(), "host": socket.gethostname()})
+    (root / "stale" / LOCK_FILE).write_text(stale)
     (root / "not-a-run").mkdir()  # no config.yaml: not listed
     for age, name in enumerate(("stale", "live", "cut", "fs", "ft")):
         config = root / name / "config.yaml"  # its time is when the run started

@@ -145,3 +145,22 @@ def test_a_resumed_run_holds_each_step_once(files: TinyFiles, tmp_path: Path) ->
         3,
         4,
     ]
+
+
+def test_a_failing_tracker_is_switched_off_not_the_training() -> None:
+    from pretune.train.trackers import TrackerSync
+
+    class DownServer:
+        calls = 0
+
+        def sync(self) -> None:
+            self.calls += 1
+            raise ConnectionError("mlflow server unreachable")
+
+    server, messages = DownServer(), []
+    callback = TrackerSync(server, messages.append)  # type: ignore[arg-type]
+    callback.after_step(None)  # does not raise: training goes on
+    callback.eval_end(None)
+    callback.fit_end(None)
+    assert server.calls == 1  # switched off after the first failure
+    assert len(messages) == 1 and "trackers off" in messages[0] and "unreachable" in messages[0]

@@ -128,7 +128,7 @@ def _finish(session: Session, body_summary: dict[str, Any]) -> dict[str, Any]:
         for warning in warnings:
             session.log(f"warning: {warning}")
     run_dir = session.run_dir
-    write_json_atomic(run_dir / "summary.json", summary, then=session.resume_hint())
+    write_json_atomic(run_dir / "summary.json", summary, then=session.resume_hint)
     try_write_model_card(run_dir, session.log)  # model/README.md, from summary.json
     if not session.writes_own_report:  # never raises: a failed report must not lose the run
         try_write_report(run_dir, session.log)

@@ -16,6 +16,7 @@ import errno
 import os
 import platform
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from importlib import metadata
@@ -76,6 +77,10 @@ def create_run_dir(config: RunConfig, recipe: str, *, lock: bool = False) -> Pat
     return run_dir
 
 
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def _shared_run_dir(config: RunConfig, output_dir: Path, lock: bool) -> Path:
     if not config.name:
         raise CheckpointError(
@@ -85,7 +90,7 @@ def _shared_run_dir(config: RunConfig, output_dir: Path, lock: bool) -> Path:
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     if is_main_process():
         if lock:
-            acquire_run_lock(run_dir)
+            acquire_run_lock(run_dir, log=_to_stderr)  # stdout is for results
         tmp = run_dir / f".config.yaml.tmp-{os.getpid()}"
         save_config(config, tmp)
         os.replace(tmp, run_dir / "config.yaml")

@@ -170,7 +170,7 @@ class Session:
     def save_model(self, model: Any, tokenizer: Any = None) -> None:
         """Write `model/` (Hugging Face format, with the tokenizer of a text model), whole or
         not at all."""
-        with writing(self.run_dir / "model", then=self.resume_hint()):
+        with writing(self.run_dir / "model", then=self.resume_hint):
             save_model(model, self.run_dir, tokenizer)
         trained = self.trained
         self.best_saved_in_model = (
@@ -246,12 +246,12 @@ class Session:
         all_handlers = [*standard, *handlers, *self.options.extra_handlers]
         trackers = self.trackers() if accelerator.is_main_process else None
         if trackers is not None:  # last: it sends what the handlers before it logged
-            all_handlers.append(TrackerSync(trackers))
+            all_handlers.append(TrackerSync(trackers, self.log))
         try:
             fit(state, task, data, training.plan, accelerator, all_handlers, run_eval,
                 evaluate_first=evaluate_first)  # fmt: skip
         except OSError as exc:  # a checkpoint, the best weights or the log could not be written
-            raise write_error(exc, then=self.resume_hint()) from exc
+            raise write_error(exc, then=self.resume_hint) from exc
         seconds = elapsed()["train_seconds"]
         model = unwrap_for_export(accelerator, state.model)  # FSDP: a collective
         if not accelerator.is_main_process:  # the main process tests and saves

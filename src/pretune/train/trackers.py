@@ -22,6 +22,7 @@ import json
 import math
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,8 @@ class RunTrackers:
     def sync(self) -> None:
         """Send the complete records appended to metrics.jsonl since the last sync."""
         path = self.run_dir / "metrics.jsonl"
-        if not path.is_file():
+        # Called after every step, while the log grows every log_every steps: a stat is enough.
+        if not path.is_file() or path.stat().st_size <= self._offset:
             return
         with path.open("rb") as handle:
             handle.seek(self._offset)
@@ -167,16 +169,28 @@ def _store_files(tracker: Any, paths: list[Path | None]) -> None:
 
 class TrackerSync:
     """A loop callback: sends new metrics.jsonl records at each logging event. It goes after
-    every handler that writes the log."""
+    every handler that writes the log. A tracker that fails (a server down) is switched off
+    with one warning: it must not stop the training, nor pass for a failed disk write."""
 
-    def __init__(self, trackers: RunTrackers) -> None:
-        self.trackers = trackers
+    def __init__(self, trackers: RunTrackers, log: Callable[[str], None] = print) -> None:
+        self.trackers: RunTrackers | None = trackers
+        self.log = log
+
+    def _sync(self) -> None:
+        if self.trackers is None:
+            return
+        try:
+            self.trackers.sync()
+        except Exception as exc:
+            self.trackers = None
+            self.log(f"warning: trackers off for the rest of training ({type(exc).__name__}: "
+                     f"{exc}); metrics.jsonl has every value")  # fmt: skip
 
     def after_step(self, state: Any) -> None:
-        self.trackers.sync()
+        self._sync()
 
     def eval_end(self, state: Any) -> None:
-        self.trackers.sync()
+        self._sync()
 
     def fit_end(self, state: Any) -> None:
-        self.trackers.sync()
+        self._sync()
