@@ -95,7 +95,20 @@ def run_pretune_cli(*args: str, env: dict[str, str] | None = None) -> subprocess
 
 
 class Interrupted(Exception):
-    """Raised by `StopAfterCheckpoint` right after a checkpoint is written."""
+    """Raised by `StopAfterCheckpoint` right after a checkpoint is written, and by
+    `CrashAfterStep`."""
+
+
+class CrashAfterStep:
+    """A loop handler that "crashes" the run after optimizer step `step`, checkpoint or not
+    (to test what a failed run leaves behind)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def after_step(self, state: Any) -> None:
+        if state.step == self.step:
+            raise Interrupted
 
 
 class StopAfterCheckpoint:

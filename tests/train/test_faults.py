@@ -18,7 +18,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from transformers import modeling_utils
 
-from helpers import tiny_overrides
+from helpers import CrashAfterStep, Interrupted, tiny_overrides
 from pretune import files
 from pretune.cli.main import main
 from pretune.config import load_config
@@ -229,16 +229,6 @@ def test_write_error_names_a_quota_and_says_what_to_do(tmp_path):
     assert str(error).endswith("MB free); free some space, then retry")
 
 
-class _Crash(Exception):
-    pass
-
-
-class _CrashAtStep1:
-    def after_step(self, state: Any) -> None:
-        if state.step == 1:
-            raise _Crash
-
-
 def _log_records(run: Path) -> list[dict]:
     timing = {"examples_per_s", "tokens_per_s"}
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -249,8 +239,8 @@ def test_resume_before_the_first_checkpoint_starts_again_and_says_so(
     whole, tiny_csv, tiny_bert, tmp_path
 ):
     cfg = _config(tiny_csv, tiny_bert, tmp_path, "train.log_every=1")
-    with pytest.raises(_Crash):
-        _train(cfg, extra_handlers=[_CrashAtStep1()])
+    with pytest.raises(Interrupted):
+        _train(cfg, extra_handlers=[CrashAfterStep(1)])
     run = tmp_path / "run"
     assert list_checkpoints(run) == [] and (run / "metrics.jsonl").is_file()
     lines: list[str] = []

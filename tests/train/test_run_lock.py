@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from helpers import tiny_overrides
+from helpers import CrashAfterStep, Interrupted, tiny_overrides
 from pretune.cli.main import main
 from pretune.config import load_config
 from pretune.recipes.finetune import run_finetune
@@ -126,20 +126,10 @@ def test_a_run_holds_its_lock_while_training_and_removes_it_at_the_end(
     assert not (tmp_path / "run" / LOCK_FILE).exists()
 
 
-class _Crash(Exception):
-    pass
-
-
-class _CrashAt:
-    def after_step(self, state: Any) -> None:
-        if state.step == 3:
-            raise _Crash
-
-
 def test_a_failed_run_removes_its_lock_and_resume_takes_it(tiny_csv, tiny_bert, tmp_path):
-    with pytest.raises(_Crash):
+    with pytest.raises(Interrupted):
         run_finetune(_config(tiny_csv, tiny_bert, tmp_path), log=lambda _: None,
-                     extra_handlers=[_CrashAt()])  # fmt: skip
+                     extra_handlers=[CrashAfterStep(3)])  # fmt: skip
     run = tmp_path / "run"
     assert not (run / LOCK_FILE).exists()
     seen = _SeeLock(run)
@@ -151,9 +141,9 @@ def test_a_failed_run_removes_its_lock_and_resume_takes_it(tiny_csv, tiny_bert, 
 def test_resuming_a_run_in_use_is_refused_by_the_cli(
     tiny_csv, tiny_bert, tmp_path, other_process, capsys
 ):
-    with pytest.raises(_Crash):
+    with pytest.raises(Interrupted):
         run_finetune(_config(tiny_csv, tiny_bert, tmp_path), log=lambda _: None,
-                     extra_handlers=[_CrashAt()])  # fmt: skip
+                     extra_handlers=[CrashAfterStep(3)])  # fmt: skip
     run = tmp_path / "run"
     _write_lock(run, _lock_of(other_process.pid))
     code = main(["finetune", "--resume", str(run)])

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 
+from helpers import Interrupted, StopAfterCheckpoint
 from pretune.catalog import load_recipe_config
 from pretune.recipes.images import run_images
 from pretune.vision.models import build_image_classifier
@@ -101,17 +102,11 @@ def test_resume_with_augmentation_matches_an_uninterrupted_run(tmp_path, no_repo
              "techniques.mixup.alpha=0.4", "image.adversarial_training.method=fgsm")  # fmt: skip
     whole = run_images(config(tmp_path, "name=whole", *extra), log=lambda _: None)
 
-    class Stop(Exception):
-        pass
-
-    class StopAt2:
-        def checkpoint(self, state: Any) -> None:
-            if state.step == 2:
-                raise Stop
-
-    with pytest.raises(Stop):
+    with pytest.raises(Interrupted):
         images.run_images(
-            config(tmp_path, "name=cut", *extra), log=lambda _: None, extra_handlers=[StopAt2()]
+            config(tmp_path, "name=cut", *extra),
+            log=lambda _: None,
+            extra_handlers=[StopAfterCheckpoint(2)],
         )
     run_images(None, resume=tmp_path / "runs" / "cut", log=lambda _: None)  # type: ignore[arg-type]
     from safetensors.torch import load_file
